@@ -1,0 +1,158 @@
+"""Command line: parse arguments, build settings, store and provider, then run the app
+or pipe mode. The composition root; nothing below it reads sys.argv or the environment."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from tuichat import __version__, paths
+from tuichat.core.errors import TuichatError, UsageError
+
+EPILOG = """\
+keys in the app: Enter send · Shift+Enter or Ctrl+J newline · Esc stop · Ctrl+R reset
+(fresh thread) · Ctrl+N new thread with a persona · F5 retry · Ctrl+T thread list ·
+Ctrl+Q quit. Remap any of them in config.toml's [keymap] table.
+
+environment: OPENAI_API_KEY, OPENAI_BASE_URL (any OpenAI-compatible server).
+config: {config}
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tuichat",
+        description="A terminal chat client for OpenAI-compatible LLM servers.",
+        epilog=EPILOG.format(config=paths.config_file()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-p", "--prompt", metavar="TEXT",
+                        help="pipe mode: send TEXT (or '-' to read stdin), print the reply to stdout, exit")
+    parser.add_argument("--persona", metavar="NAME|FILE", help="start a new thread with this persona")
+    parser.add_argument("-c", "--continue", dest="continue_", action="store_true",
+                        help="continue the most recent thread")
+    parser.add_argument("--model", help="model name (overrides the persona and config.toml)")
+    parser.add_argument("--base-url", metavar="URL", help="OpenAI-compatible API base URL, e.g. http://localhost:11434/v1")
+    parser.add_argument("--config", metavar="PATH", type=Path, help=f"config file (default {paths.config_file()})")
+    parser.add_argument("--db", metavar="PATH", type=Path, help=f"SQLite database (default {paths.db_path()})")
+    parser.add_argument("--list-personas", action="store_true", help="print the available personas and exit")
+    parser.add_argument("--version", action="version", version=f"tuichat {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # exits 2 on bad arguments, as argparse does
+    try:
+        return run(args)
+    except UsageError as exc:
+        _error(exc)
+        return 2
+    except TuichatError as exc:
+        _error(exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the user gets a message, the log gets the traceback
+        log = _write_crash_log()
+        print(f"tuichat: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if log:
+            print(f"tuichat: details were written to {log}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    from tuichat.config import load_settings, resolve_api_key, with_overrides
+    from tuichat.core.personas import default_dirs, find_persona, load_personas
+
+    settings = with_overrides(load_settings(args.config), base_url=args.base_url)
+    personas = load_personas(default_dirs())
+
+    if args.list_personas:
+        width = max((len(name) for name in personas), default=0)
+        for name, persona in sorted(personas.items()):
+            print(f"{name:<{width}}  {persona.description}")
+        return 0
+
+    if args.persona and args.continue_:
+        raise UsageError("--persona and --continue do not mix",
+                         "--persona starts a new thread; --continue goes on with the last one. Use one.")
+    persona = find_persona(personas, args.persona or settings.default_persona)
+    if args.persona and persona.name not in personas:
+        personas = {**personas, persona.name: persona}  # a persona given as a file path
+
+    store = open_store(args.db)
+    try:
+        store.recover_streaming()
+        thread = None
+        if args.continue_:
+            thread = store.latest_thread()
+            if thread is not None and args.model and args.model != thread.model:
+                store.set_model(thread.id, args.model)
+                thread = store.get_thread(thread.id)
+        api_key, key_note = resolve_api_key(settings, os.environ)
+
+        def provider_factory():
+            from tuichat.providers.openai import OpenAIProvider
+
+            return OpenAIProvider(
+                api_key=api_key or "missing",
+                base_url=settings.base_url,
+                timeout=settings.timeout,
+                azure_api_version=settings.azure_api_version,
+                api_key_env=settings.api_key_env,
+            )
+
+        if args.prompt is not None:
+            from tuichat.pipe import run_pipe
+
+            return run_pipe(
+                prompt=args.prompt, store=store, personas=personas, persona=persona,
+                thread=thread, model=args.model or persona.model or settings.model,
+                provider_factory=provider_factory, api_key=api_key, key_note=key_note,
+            )
+
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UsageError("tuichat needs a terminal",
+                             "stdin/stdout are not a terminal; for scripts use pipe mode: tuichat -p 'question'")
+        from tuichat.ui.app import TuichatApp
+
+        app = TuichatApp(
+            store=store, settings=settings, personas=personas, persona=persona,
+            provider_factory=provider_factory, api_key=api_key, key_note=key_note,
+            model_override=args.model, thread=thread,
+        )
+        app.run()
+        return app.return_code or 0
+    finally:
+        store.close()
+
+
+def open_store(db: Path | None):
+    from tuichat.store import Store
+
+    path = db or paths.db_path()
+    try:
+        return Store(path)
+    except sqlite3.Error as exc:
+        raise UsageError(f"Cannot open the database {path}",
+                         f"{exc}. Check the path and its permissions, or pass --db PATH.") from None
+
+
+def _error(exc: TuichatError) -> None:
+    print(f"tuichat: {exc.title}" + (f": {exc.detail}" if exc.detail else ""), file=sys.stderr)
+
+
+def _write_crash_log() -> Path | None:
+    try:
+        log = paths.data_dir() / "crash.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write(traceback.format_exc())
+        return log
+    except OSError:
+        return None

@@ -1,0 +1,233 @@
+"""config.toml -> Settings, strictly: a typo is an error with file:line, never ignored.
+
+Base URL precedence is flag > config > env (OPENAI_BASE_URL) > default. Flags are
+applied by the caller with `with_overrides`. The API key itself never lives in the
+config: only the name of the environment variable that holds it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tuichat import paths
+from tuichat.core.errors import ConfigError, UsageError
+from tuichat.core.tomlfile import TomlDoc, read_toml, type_name
+
+DEFAULT_MODEL = "gpt-4o-mini"
+OPENAI_HOST = "api.openai.com"
+# Keyless local servers (Ollama, llama.cpp, vLLM) accept any key, but the SDK wants one.
+PLACEHOLDER_KEY = "sk-no-key-required"
+
+# Binding ids users may remap under [keymap]. The UI gives its bindings these ids, so this
+# tuple is the one list both sides agree on.
+# Every binding id the app defines (tests/test_app.py keeps this list and the app in step).
+KEYMAP_IDS = (
+    "send",
+    "newline",
+    "stop",
+    "retry",
+    "reset",
+    "new_thread",
+    "focus_threads",
+    "focus_composer",
+    "picker.cancel",
+    "quit",
+)
+
+BASE_URL_SOURCES = ("default", "env", "config", "flag")
+
+
+@dataclass
+class Settings:
+    """Everything config.toml can set, plus where base_url came from."""
+
+    model: str = DEFAULT_MODEL
+    base_url: str | None = None
+    api_key_env: str | None = None  # the NAME of the variable holding the key
+    default_persona: str = "default"
+    keymap: dict[str, str] = field(default_factory=dict)  # binding id -> "ctrl+e" / "f2,ctrl+n"
+    azure_api_version: str | None = None  # set: base_url is an Azure OpenAI endpoint
+    timeout: float = 60.0
+    theme: str | None = None
+    base_url_source: str = "default"  # "default" | "env" | "config" | "flag"
+    config_path: Path | None = None  # the file that was read, None when none existed
+
+
+_STRING_KEYS = ("model", "base_url", "api_key_env", "default_persona", "azure_api_version", "theme")
+VALID_KEYS = (*_STRING_KEYS, "keymap", "timeout")
+
+
+_URL_HINT = "http:// or https:// URL, e.g. http://localhost:11434/v1"
+
+
+def _is_http_url(value: str) -> bool:
+    url = urlsplit(value)
+    return url.scheme in ("http", "https") and bool(url.netloc)
+
+
+def _unknown(doc: TomlDoc, key: str, valid: tuple[str, ...], table: str | None = None) -> UsageError:
+    where = f"[{table}] " if table else ""
+    hint = difflib.get_close_matches(key, valid, n=1)
+    guess = f" (did you mean '{hint[0]}'?)" if hint else ""
+    return doc.fail(
+        f"unknown {where}key '{key}'{guess}; valid keys: {', '.join(valid)}", key, table
+    )
+
+
+def _check_top(doc: TomlDoc) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in doc.data.items():
+        if key == "api_key":
+            raise doc.fail(
+                "config.toml must not hold the key itself; put it in an environment "
+                "variable and set api_key_env to its name",
+                key,
+            )
+        if key not in VALID_KEYS:
+            raise _unknown(doc, key, VALID_KEYS)
+        if key in _STRING_KEYS:
+            if not isinstance(value, str):
+                raise doc.fail(f"'{key}' must be a string, got {type_name(value)}", key)
+            if not value.strip():
+                raise doc.fail(f"'{key}' is empty; set a value or remove the line", key)
+            value = value.strip()
+        values[key] = value
+
+    if "timeout" in values:
+        timeout = values["timeout"]
+        # bool is an int subclass in Python; `timeout = true` is a mistake, not 1 second.
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise doc.fail(f"'timeout' must be a number of seconds, got {type_name(timeout)}", "timeout")
+        if timeout <= 0:
+            raise doc.fail("'timeout' must be greater than 0 seconds", "timeout")
+        values["timeout"] = float(timeout)
+
+    if "base_url" in values and not _is_http_url(values["base_url"]):
+        raise doc.fail(f"'base_url' must be an {_URL_HINT}", "base_url")
+
+    if "api_key_env" in values and values["api_key_env"].startswith("sk-"):
+        # Someone pasted the key where its variable name belongs.
+        raise doc.fail(
+            "'api_key_env' looks like an API key; it must be the NAME of an environment "
+            "variable (e.g. OPENAI_API_KEY), not the key itself",
+            "api_key_env",
+        )
+
+    if "keymap" in values:
+        values["keymap"] = _check_keymap(doc, values["keymap"])
+    return values
+
+
+def _check_keymap(doc: TomlDoc, keymap: Any) -> dict[str, str]:
+    if not isinstance(keymap, dict):
+        raise doc.fail(f"'keymap' must be a table ([keymap]), got {type_name(keymap)}", "keymap")
+    result: dict[str, str] = {}
+    for binding, keys in keymap.items():
+        if binding not in KEYMAP_IDS:
+            raise _unknown(doc, binding, KEYMAP_IDS, table="keymap")
+        if not isinstance(keys, str):
+            raise doc.fail(
+                f"[keymap] '{binding}' must be a string such as \"ctrl+e\" or \"f2,ctrl+n\", "
+                f"got {type_name(keys)}",
+                binding,
+                "keymap",
+            )
+        if not keys.strip():
+            raise doc.fail(f"[keymap] '{binding}' is empty; name a key or remove the line", binding, "keymap")
+        result[binding] = keys.replace(" ", "")
+    return result
+
+
+def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.environ) -> Settings:
+    """Read config.toml (the default location when `path` is None) and OPENAI_BASE_URL.
+
+    A missing default file means defaults; a missing file the user named is an error.
+    """
+    explicit = path is not None
+    path = path if path is not None else paths.config_file()
+    values: dict[str, Any] = {}
+    config_path: Path | None = None
+    if explicit or path.exists():
+        doc = read_toml(path, ConfigError, "Invalid config")
+        values = _check_top(doc)
+        config_path = path
+
+    settings = Settings(**values, config_path=config_path)
+    if settings.base_url is not None:
+        settings.base_url_source = "config"
+    elif env_url := (env.get("OPENAI_BASE_URL") or "").strip():
+        if not _is_http_url(env_url):
+            raise ConfigError(
+                "Invalid OPENAI_BASE_URL", f"'{env_url}' is not an {_URL_HINT}; fix or unset it"
+            )
+        settings.base_url = env_url
+        settings.base_url_source = "env"
+    return settings
+
+
+def with_overrides(settings: Settings, model: str | None = None, base_url: str | None = None) -> Settings:
+    """A copy with command-line flags applied; flags beat config and environment."""
+    changes: dict[str, Any] = {}
+    if model:
+        changes["model"] = model
+    if base_url:
+        if not _is_http_url(base_url):
+            raise UsageError("Invalid --base-url", f"'{base_url}' is not an {_URL_HINT}")
+        changes["base_url"] = base_url
+        changes["base_url_source"] = "flag"
+    return replace(settings, **changes)
+
+
+def _is_openai(base_url: str | None) -> bool:
+    if base_url is None:
+        return True
+    url = urlsplit(base_url)
+    return url.scheme == "https" and url.hostname == OPENAI_HOST
+
+
+def resolve_api_key(settings: Settings, env: Mapping[str, str] = os.environ) -> tuple[str, str]:
+    """(key, note). key == "" means no usable key: start anyway and show the note.
+
+    An OpenAI key is never sent to another server unless the user configured it so
+    (api_key_env, or OPENAI_BASE_URL set next to OPENAI_API_KEY in their environment).
+    """
+    if settings.api_key_env:
+        name = settings.api_key_env
+        if env.get(name):
+            return env[name], f"API key from ${name}"
+        return "", f"No API key: ${name} (api_key_env in config.toml) is not set or is empty"
+
+    if settings.azure_api_version:
+        # Azure's own convention; it is meant for Azure, so using it leaks nothing.
+        if env.get("AZURE_OPENAI_API_KEY"):
+            return env["AZURE_OPENAI_API_KEY"], "API key from $AZURE_OPENAI_API_KEY"
+        return "", (
+            "No API key for Azure OpenAI: set AZURE_OPENAI_API_KEY, or set api_key_env "
+            "in config.toml to the name of the variable that holds the key"
+        )
+
+    if settings.base_url_source in ("default", "env") or _is_openai(settings.base_url):
+        if env.get("OPENAI_API_KEY"):
+            return env["OPENAI_API_KEY"], "API key from $OPENAI_API_KEY"
+        if not _is_openai(settings.base_url):
+            # OPENAI_BASE_URL at a local server and no key anywhere: nothing can leak.
+            return PLACEHOLDER_KEY, (
+                f"No OPENAI_API_KEY; sending a placeholder key to {settings.base_url} "
+                "(OPENAI_BASE_URL). Set OPENAI_API_KEY if that server needs a key"
+            )
+        return "", (
+            "No API key: set OPENAI_API_KEY (or api_key_env in config.toml), "
+            "or point base_url at a local server"
+        )
+
+    origin = "--base-url" if settings.base_url_source == "flag" else "base_url in config.toml"
+    return PLACEHOLDER_KEY, (
+        f"Not sending OPENAI_API_KEY to {settings.base_url} ({origin}); if that server "
+        "needs a key, set api_key_env in config.toml to the name of the variable holding it"
+    )

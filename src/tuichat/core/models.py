@@ -1,0 +1,69 @@
+"""Plain data shared by every layer. No I/O, no UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["system", "user", "assistant"]
+
+# Message status values. A reply is "streaming" while it is being written; it ends as
+# "done", "stopped" (the user pressed Escape) or "error" (the request failed), and in
+# every case keeps whatever text had arrived.
+DONE = "done"
+STREAMING = "streaming"
+STOPPED = "stopped"
+ERROR = "error"
+STATUSES = (DONE, STREAMING, STOPPED, ERROR)
+
+
+@dataclass
+class Persona:
+    """A system prompt plus the defaults a new thread starts with."""
+
+    name: str
+    description: str
+    system_prompt: str
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    greeting: str | None = None
+    source: str = ""  # the file it came from, for messages about it
+
+
+@dataclass
+class Thread:
+    """One conversation. Timestamps are Unix seconds (UTC)."""
+
+    id: int
+    title: str
+    persona: str
+    model: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass
+class Usage:
+    """Token counts reported by the server (the final SSE chunk, when asked for)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass
+class Message:
+    """One message of a thread, as stored."""
+
+    id: int
+    thread_id: int
+    role: Role
+    content: str
+    status: str = DONE
+    reasoning: str = ""
+    model: str | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+    created_at: float = 0.0
+    usage: Usage | None = field(default=None)

@@ -1,0 +1,31 @@
+"""Build the messages list sent to the model from a persona and a thread's history."""
+
+from __future__ import annotations
+
+from tuichat.core.models import DONE, STOPPED, Message, Persona
+
+# A stopped reply is still what the user saw and may refer to; an errored or still
+# streaming one is not a real answer, so sending it would put words in the model's mouth.
+_SENDABLE_REPLY = (DONE, STOPPED)
+
+
+def _include(message: Message) -> bool:
+    if message.role == "user":
+        return True
+    if message.role == "assistant":
+        return message.status in _SENDABLE_REPLY and bool(message.content.strip())
+    # Stored "system" rows are notes for the user (errors, persona switches), and the
+    # persona supplies the one system prompt that counts.
+    return False
+
+
+def build_messages(persona: Persona | None, history: list[Message]) -> list[dict[str, str]]:
+    """The persona's system prompt, then the thread in order, as {"role", "content"}.
+
+    Reasoning text is never sent back: it is the model's scratch work, not the reply.
+    """
+    messages: list[dict[str, str]] = []
+    if persona is not None and persona.system_prompt.strip():
+        messages.append({"role": "system", "content": persona.system_prompt})
+    messages.extend({"role": m.role, "content": m.content} for m in history if _include(m))
+    return messages

@@ -1,0 +1,305 @@
+"""The provider for OpenAI-compatible servers (OpenAI, Azure, llama.cpp, vLLM, Ollama, ...).
+
+The `openai` SDK is imported lazily, on the first request: loading it takes long enough
+to delay the first screen, and nothing needs it before a message is sent. Keep every
+`import openai` inside a function.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from tuichat.core.errors import ProviderError
+from tuichat.core.events import Event, Finished, ReasoningDelta, TextDelta, UsageReport
+from tuichat.core.models import Usage
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+# The SDK refuses an empty key, but local servers usually need none: send a dummy one.
+_NO_KEY = "no-key"
+# Anything that looks like an OpenAI-style key, e.g. the "sk-proj-****abcd" servers echo.
+_KEY_RE = re.compile(r"sk-[A-Za-z0-9_*\-]{6,}")
+# Where the reasoning text may be, in order: llama.cpp/DeepSeek/vLLM use reasoning_content;
+# OpenRouter and newer vLLM use reasoning (vLLM may send both, so take only the first).
+_REASONING_FIELDS = ("reasoning_content", "reasoning")
+
+
+class OpenAIProvider:
+    """Streams chat completions through the official SDK. Raises only `ProviderError`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        azure_api_version: str | None = None,
+        api_key_env: str | None = None,
+    ) -> None:
+        self._api_key = api_key
+        self._base_url = base_url
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._azure_api_version = azure_api_version
+        # Only used to tell the user which variable to check after a 401.
+        self._api_key_env = api_key_env or ("AZURE_OPENAI_API_KEY" if azure_api_version else "OPENAI_API_KEY")
+        self._client: AsyncOpenAI | None = None
+        # Some servers answer 400 to stream_options; after one such answer, stop sending it.
+        self._send_stream_options = True
+
+    # --- client ----------------------------------------------------------------------
+
+    def _get_client(self) -> AsyncOpenAI:
+        if self._client is None:
+            import openai  # lazy: see the module docstring
+
+            # A read timeout of `timeout` also catches a stream that goes silent; connecting
+            # should never take that long, so fail fast on an unreachable host.
+            timeout = openai.Timeout(self._timeout, connect=min(self._timeout, 10.0))
+            common: dict[str, Any] = {
+                "api_key": self._api_key or _NO_KEY,
+                "timeout": timeout,
+                "max_retries": self._max_retries,
+            }
+            try:
+                if self._azure_api_version:
+                    self._client = openai.AsyncAzureOpenAI(
+                        azure_endpoint=self._base_url, api_version=self._azure_api_version, **common
+                    )
+                else:
+                    self._client = openai.AsyncOpenAI(base_url=self._base_url, **common)
+            except (openai.OpenAIError, ValueError) as exc:
+                raise self._error("config", "The server settings are incomplete", str(exc)) from None
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    async def list_models(self) -> list[str]:
+        """The model ids the server offers, sorted; [] if it has no list or fails."""
+        try:
+            client = self._get_client()
+            ids = {m.id async for m in client.models.list(timeout=min(self._timeout, 10.0)) if getattr(m, "id", None)}
+        except Exception:  # a missing model list must never break anything
+            return []
+        return sorted(ids)
+
+    # --- streaming -------------------------------------------------------------------
+
+    async def stream(
+        self, messages: list[dict[str, str]], model: str, params: dict[str, Any]
+    ) -> AsyncIterator[Event]:
+        import httpx2
+        import openai
+
+        kwargs = {k: v for k, v in params.items() if v is not None}
+        sdk_stream = await self._open(messages, model, kwargs)
+        started = False
+        try:
+            async for chunk in sdk_stream:
+                started = True
+                for event in _events(chunk):
+                    yield event
+        except (openai.APIError, httpx2.HTTPError, OSError) as exc:
+            raise self._map_error(exc, model, started=started) from None
+        except ValueError as exc:  # malformed JSON in a data: line
+            raise self._error(
+                "server", "The server sent a malformed reply", f"It could not be read ({exc}). The text so far is kept."
+            ) from None
+        finally:
+            # Always release the connection, above all on cancellation (Escape during a
+            # stall): closing the response closes the socket instead of waiting on it.
+            try:
+                await sdk_stream.close()
+            except Exception:
+                pass
+
+    async def _open(self, messages: list[dict[str, str]], model: str, kwargs: dict[str, Any]) -> Any:
+        """Start the request; the SDK retries connection errors, 429 and 5xx here, before
+        any text has arrived, which is the only time a retry is safe."""
+        import openai
+
+        client = self._get_client()
+        while True:
+            extra: dict[str, Any] = {}
+            if self._send_stream_options:
+                extra["stream_options"] = {"include_usage": True}
+            try:
+                return await client.chat.completions.create(
+                    model=model, messages=messages, stream=True, **extra, **kwargs
+                )
+            except openai.BadRequestError as exc:
+                if extra and _rejects_stream_options(exc):
+                    self._send_stream_options = False
+                    continue
+                raise self._map_error(exc, model, started=False) from None
+            except openai.APIError as exc:
+                raise self._map_error(exc, model, started=False) from None
+
+    # --- errors ----------------------------------------------------------------------
+
+    def _map_error(self, exc: BaseException, model: str, *, started: bool) -> ProviderError:
+        import openai
+
+        said = _server_says(exc)
+        if isinstance(exc, openai.APIStatusError):
+            return self._status_error(exc.status_code, said, model)
+        url = _display_url(self._base_url)
+        if started:
+            if isinstance(exc, openai.APITimeoutError):
+                why = f"No data came for {self._timeout:g} s"
+            elif isinstance(exc, openai.APIConnectionError) or not said:
+                why = "The connection dropped"
+            else:  # an error event inside the stream
+                why = f"The server reported an error ({_sentence(said)[:-1]})"
+            return self._error(
+                "disconnected",
+                "The reply was cut off",
+                f"{why} before the reply was complete; the text so far is kept. Try again.",
+            )
+        if isinstance(exc, openai.APITimeoutError):
+            return self._error(
+                "timeout",
+                "The server took too long",
+                f"No answer from {url} within {self._timeout:g} s. The model may still be loading: "
+                "try again, or raise the timeout.",
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            import httpx2
+
+            if isinstance(exc.__cause__, httpx2.ConnectError):
+                detail = f"Nothing answered at {url}. Is the server running, and is the base URL right?"
+            else:
+                detail = f"The server at {url} closed the connection before answering. Is the base URL right?"
+            return self._error("connection", "Cannot reach the server", detail)
+        # An in-stream error event before any chunk, or a transport error outside the SDK.
+        return self._error("server", "The server reported an error", said or str(exc) or type(exc).__name__)
+
+    def _status_error(self, status: int, said: str, model: str) -> ProviderError:
+        tail = f" Server said: {_sentence(said)}" if said else ""
+        if status == 401:
+            if not self._api_key:
+                detail = f"No API key is set: set {self._api_key_env} and try again."
+            else:
+                detail = f"Check {self._api_key_env} (or the api_key setting) and try again."
+            return self._error("auth", "The server rejected the API key", detail + tail, status)
+        if status == 403:
+            return self._error(
+                "permission",
+                "Access denied",
+                "The API key works but may not use this model or endpoint. Check the key's permissions, "
+                "or pick another model with --model." + tail,
+                status,
+            )
+        if status == 404:
+            return self._error(
+                "not_found",
+                "Model not found",
+                f'The server does not know the model "{model}" (or the base URL is wrong: it usually ends '
+                "in /v1). Pick one from the server's model list with --model." + tail,
+                status,
+            )
+        if status == 429:
+            return self._error(
+                "rate_limit",
+                "Rate limited",
+                "The server is limiting requests, or the account is out of quota. Wait a moment and try "
+                "again." + tail,
+                status,
+            )
+        if status >= 500:
+            return self._error(
+                "server",
+                f"Server error ({status})",
+                "The server failed while answering. Try again; if it keeps failing, check the server's logs."
+                + tail,
+                status,
+            )
+        return self._error(
+            "bad_request",
+            "The server rejected the request",
+            _sentence(said or f"HTTP {status}") + " Check the model name and the parameters (temperature, max_tokens).",
+            status,
+        )
+
+    def _error(self, kind: str, title: str, detail: str, status: int | None = None) -> ProviderError:
+        return ProviderError(kind, self._redact(title), self._redact(detail), status)
+
+    def _redact(self, text: str) -> str:
+        if self._api_key and len(self._api_key) >= 4:
+            text = text.replace(self._api_key, "[redacted]")
+        return _KEY_RE.sub("sk-[redacted]", text)
+
+
+def _events(chunk: Any) -> list[Event]:
+    """The events in one SDK chunk. Chunks with no choices (usage, Azure prompt filter) only
+    carry usage, if anything."""
+    out: list[Event] = []
+    choices = getattr(chunk, "choices", None) or []
+    if choices:
+        choice = choices[0]  # n is never set, so there is one choice
+        delta = getattr(choice, "delta", None)
+        if delta is not None:
+            reasoning = _reasoning(delta)
+            if reasoning:
+                out.append(ReasoningDelta(reasoning))
+            content = getattr(delta, "content", None)
+            if content:
+                out.append(TextDelta(content))
+        reason = getattr(choice, "finish_reason", None)
+        if reason:
+            out.append(Finished(reason))
+    usage = getattr(chunk, "usage", None)
+    if usage is not None:
+        prompt = getattr(usage, "prompt_tokens", 0) or 0
+        completion = getattr(usage, "completion_tokens", 0) or 0
+        total = getattr(usage, "total_tokens", 0) or prompt + completion
+        out.append(UsageReport(Usage(prompt, completion, total)))
+    return out
+
+
+def _reasoning(delta: Any) -> str:
+    # Not in the SDK's typed model: extra fields live in model_extra (pydantic v2).
+    extra = getattr(delta, "model_extra", None) or {}
+    for name in _REASONING_FIELDS:
+        value = extra.get(name, getattr(delta, name, None))
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _server_says(exc: BaseException) -> str:
+    """The server's own error message, short and on one line, or ""."""
+    body = getattr(exc, "body", None)
+    message = ""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            message = str(inner.get("message") or "")
+        elif isinstance(inner, str):
+            message = inner
+    elif isinstance(body, str) and not body.lstrip().startswith("<"):  # skip HTML error pages
+        message = body
+    message = " ".join(message.split())
+    return message[:300] + ("…" if len(message) > 300 else "")
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def _rejects_stream_options(exc: BaseException) -> bool:
+    text = f"{_server_says(exc)} {getattr(exc, 'message', '')}".lower()
+    return "stream_options" in text or "include_usage" in text
+
+
+def _display_url(url: str | None) -> str:
+    if not url:
+        return "the default OpenAI address"
+    return re.sub(r"//[^/@]*@", "//", url)  # drop user:password@, if any

@@ -1,0 +1,260 @@
+"""Threads and their messages, stored in SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import get_args
+
+from tuichat.core.models import STATUSES, STOPPED, STREAMING, Message, Role, Thread, Usage
+from tuichat.core.text import first_line
+from tuichat.store.db import connect
+
+ROLES = get_args(Role)
+
+_THREAD_COLUMNS = "id, title, persona, model, created_at, updated_at"
+_MESSAGE_COLUMNS = (
+    "id, thread_id, role, content, reasoning, status, model, finish_reason, error,"
+    " prompt_tokens, completion_tokens, created_at"
+)
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"unknown message role {role!r}; expected one of {', '.join(ROLES)}")
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        expected = ", ".join(STATUSES)
+        raise ValueError(f"unknown message status {status!r}; expected one of {expected}")
+
+
+def _thread(row: sqlite3.Row) -> Thread:
+    return Thread(**dict(row))
+
+
+def _message(row: sqlite3.Row) -> Message:
+    prompt, completion = row["prompt_tokens"], row["completion_tokens"]
+    usage = None
+    if prompt is not None or completion is not None:
+        # total_tokens is not stored: it is always the sum for the servers we talk to.
+        usage = Usage(prompt or 0, completion or 0, (prompt or 0) + (completion or 0))
+    return Message(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        role=row["role"],
+        content=row["content"],
+        status=row["status"],
+        reasoning=row["reasoning"],
+        model=row["model"],
+        finish_reason=row["finish_reason"],
+        error=row["error"],
+        created_at=row["created_at"],
+        usage=usage,
+    )
+
+
+class Store:
+    """The conversation history: threads and their messages, in one SQLite file.
+
+    Every write commits before returning, so a crash loses at most the text streamed
+    since the last `update_message` checkpoint. A thread's `updated_at` follows its
+    conversation (new or updated messages), not renames, so the thread list is ordered
+    by activity. Missing threads or messages raise LookupError on writes that need them.
+
+    `clock` exists for tests that need distinct, ordered timestamps.
+    """
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        self._conn = connect(path)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # Threads
+
+    def create_thread(self, persona: str, model: str, title: str = "") -> Thread:
+        now = self._clock()
+        with self._conn:
+            cur = self._conn.execute(
+                "INSERT INTO threads (title, persona, model, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (title, persona, model, now, now),
+            )
+        assert cur.lastrowid is not None
+        return Thread(cur.lastrowid, title, persona, model, now, now)
+
+    def get_thread(self, thread_id: int) -> Thread | None:
+        row = self._conn.execute(
+            f"SELECT {_THREAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
+        ).fetchone()
+        return _thread(row) if row else None
+
+    def list_threads(self, limit: int = 200, offset: int = 0) -> list[Thread]:
+        """Threads with the most recent activity first."""
+        rows = self._conn.execute(
+            f"SELECT {_THREAD_COLUMNS} FROM threads"
+            " ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [_thread(row) for row in rows]
+
+    def latest_thread(self) -> Thread | None:
+        threads = self.list_threads(limit=1)
+        return threads[0] if threads else None
+
+    def set_title(self, thread_id: int, title: str) -> None:
+        self._set_thread_field(thread_id, "title", title)
+
+    def set_model(self, thread_id: int, model: str) -> None:
+        self._set_thread_field(thread_id, "model", model)
+
+    def _set_thread_field(self, thread_id: int, column: str, value: str) -> None:
+        with self._conn:
+            cur = self._conn.execute(
+                f"UPDATE threads SET {column} = ? WHERE id = ?", (value, thread_id)
+            )
+        if cur.rowcount == 0:
+            raise LookupError(f"no thread with id {thread_id}")
+
+    def delete_thread(self, thread_id: int) -> None:
+        """Delete a thread and (by ON DELETE CASCADE) its messages. Missing ids are ignored."""
+        with self._conn:
+            self._conn.execute("DELETE FROM threads WHERE id = ?", (thread_id,))
+
+    # Messages
+
+    def add_message(
+        self,
+        thread_id: int,
+        role: str,
+        content: str,
+        *,
+        status: str = "done",
+        model: str | None = None,
+    ) -> Message:
+        """Append a message. The first user message also names an untitled thread."""
+        _check_role(role)
+        _check_status(status)
+        now = self._clock()
+        title = first_line(content) if role == "user" else ""
+        with self._conn:
+            # Setting '' leaves an untitled thread untitled, so one UPDATE covers all roles.
+            cur = self._conn.execute(
+                "UPDATE threads SET updated_at = ?,"
+                " title = CASE WHEN title = '' THEN ? ELSE title END WHERE id = ?",
+                (now, title, thread_id),
+            )
+            if cur.rowcount == 0:
+                raise LookupError(f"no thread with id {thread_id}")
+            cur = self._conn.execute(
+                "INSERT INTO messages"
+                " (thread_id, role, content, status, model, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (thread_id, role, content, status, model, now, now),
+            )
+        assert cur.lastrowid is not None
+        return Message(
+            id=cur.lastrowid,
+            thread_id=thread_id,
+            role=role,  # type: ignore[arg-type]  # checked by _check_role
+            content=content,
+            status=status,
+            model=model,
+            created_at=now,
+        )
+
+    def update_message(
+        self,
+        message_id: int,
+        *,
+        content: str | None = None,
+        reasoning: str | None = None,
+        status: str | None = None,
+        finish_reason: str | None = None,
+        error: str | None = None,
+        usage: Usage | None = None,
+    ) -> None:
+        """Change only the fields given (None means "leave as is").
+
+        Called about once a second while a reply streams, so it is one UPDATE of the
+        message and one of its thread, in one transaction. No fields: nothing is written.
+        """
+        fields: dict[str, object] = {}
+        if content is not None:
+            fields["content"] = content
+        if reasoning is not None:
+            fields["reasoning"] = reasoning
+        if status is not None:
+            _check_status(status)
+            fields["status"] = status
+        if finish_reason is not None:
+            fields["finish_reason"] = finish_reason
+        if error is not None:
+            fields["error"] = error
+        if usage is not None:
+            fields["prompt_tokens"] = usage.prompt_tokens
+            fields["completion_tokens"] = usage.completion_tokens
+        if not fields:
+            return
+        now = self._clock()
+        fields["updated_at"] = now
+        # Column names come from the fixed keys above, never from the caller.
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self._conn:
+            cur = self._conn.execute(
+                f"UPDATE messages SET {assignments} WHERE id = ?", (*fields.values(), message_id)
+            )
+            if cur.rowcount == 0:
+                raise LookupError(f"no message with id {message_id}")
+            self._conn.execute(
+                "UPDATE threads SET updated_at = ?"
+                " WHERE id = (SELECT thread_id FROM messages WHERE id = ?)",
+                (now, message_id),
+            )
+
+    def messages(self, thread_id: int) -> list[Message]:
+        """A thread's messages, oldest first."""
+        rows = self._conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE thread_id = ? ORDER BY id",
+            (thread_id,),
+        )
+        return [_message(row) for row in rows]
+
+    def message_count(self, thread_id: int) -> int:
+        row = self._conn.execute(
+            "SELECT count(*) FROM messages WHERE thread_id = ?", (thread_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def recover_streaming(self) -> int:
+        """Mark replies left 'streaming' by a killed app as 'stopped'; return how many.
+
+        Their text up to the last checkpoint is kept. Call once at start, before any
+        reply begins, or a live reply of this run would be marked too.
+        """
+        with self._conn:
+            # The status literal in the WHERE lets SQLite use the partial index
+            # messages_streaming (see migrations.m002) instead of scanning every message.
+            cur = self._conn.execute(
+                f"UPDATE messages SET status = ?, updated_at = ? WHERE status = '{STREAMING}'",
+                (STOPPED, self._clock()),
+            )
+        return cur.rowcount

@@ -1,0 +1,98 @@
+"""The Textual app: wiring only. Screen logic lives in ui/screens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from textual.app import App
+from textual.binding import Binding
+
+from tuichat.config import Settings
+from tuichat.core.models import Persona, Thread
+from tuichat.providers.base import Provider
+from tuichat.session import ChatSession
+from tuichat.store import Store
+from tuichat.ui.screens.chat import ChatScreen
+
+
+class TuichatApp(App[None]):
+    """tuichat's application object: holds the store, the settings, the personas and the
+    session; the chat screen does the rest."""
+
+    TITLE = "tuichat"
+    CSS_PATH = "tuichat.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        settings: Settings,
+        personas: dict[str, Persona],
+        persona: Persona,
+        provider_factory: Callable[[], Provider],
+        api_key: str,
+        key_note: str = "",
+        model_override: str | None = None,
+        thread: Thread | None = None,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.settings = settings
+        self.personas = personas
+        self.start_persona = persona
+        self.api_key = api_key
+        self.key_note = key_note
+        self.model_override = model_override
+        self.start_thread = thread
+        self._provider_factory = provider_factory
+        self._session: ChatSession | None = None
+        self._bad_theme = bool(settings.theme) and settings.theme not in self.available_themes
+        if settings.theme and not self._bad_theme:
+            self.theme = settings.theme
+        if settings.keymap:
+            self.set_keymap(settings.keymap)
+
+    @property
+    def session(self) -> ChatSession:
+        # Built on first use: constructing the provider is cheap, and the SDK itself is
+        # imported only when the first request streams (or by the warm-up below).
+        if self._session is None:
+            self._session = ChatSession(self.store, self._provider_factory())
+        return self._session
+
+    @property
+    def server_label(self) -> str:
+        url = self.settings.base_url
+        return urlsplit(url).netloc or url if url else "api.openai.com"
+
+    def model_for(self, persona: Persona | None) -> str:
+        """--model wins, then the persona's model, then config.toml's."""
+        return self.model_override or (persona.model if persona else None) or self.settings.model
+
+    def on_mount(self) -> None:
+        thread = self.start_thread
+        model = thread.model if thread else self.model_for(self.start_persona)
+        self.push_screen(ChatScreen(persona=self.start_persona, model=model, thread=thread))
+        if self._bad_theme:
+            themes = ", ".join(sorted(self.available_themes))
+            self.notify(f"Unknown theme {self.settings.theme!r} in config.toml; available: {themes}",
+                        title="config.toml", severity="warning", timeout=10)
+        # Load the SDK in the background once the first screen is up, so the first send
+        # does not pay for the import; the first paint never waits for it.
+        self.call_after_refresh(self._warm_up)
+
+    def _warm_up(self) -> None:
+        self.run_worker(_import_openai, thread=True, name="warm-up", exit_on_error=False)
+
+    async def on_unmount(self) -> None:
+        if self._session is not None:
+            await self._session.provider.aclose()
+
+
+def _import_openai() -> None:
+    import openai  # noqa: F401  (side effect: the module is cached for the first send)

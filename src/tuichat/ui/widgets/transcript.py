@@ -1,0 +1,820 @@
+"""The message log of one thread, drawn as a single line-API widget.
+
+Why one widget: a Markdown widget per block (or per message) makes Textual arrange every
+block widget of a reply on every frame, which is quadratic while a reply streams (see
+PERFORMANCE.md). Here each message is rendered with Rich once into strips, cached per
+width, and `render_line` only looks strips up. While a reply streams, finished Markdown
+blocks (core/blocks.py) are rendered once and appended; only the unfinished tail is
+re-rendered, at most once per frame.
+
+Messages far from the view are not rendered until they come near it (their height is
+estimated until then), so opening a long thread renders about a screenful, not the thread,
+and a width change re-renders only what is in view.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable
+from copy import copy
+from time import perf_counter
+
+from markdown_it import MarkdownIt
+
+from rich.cells import cell_len
+from rich.console import RenderableType
+from rich.markdown import Markdown
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.timer import Timer
+
+from tuichat.core.blocks import BlockSplitter
+from tuichat.core.models import DONE, ERROR, STOPPED, STREAMING
+from tuichat.core.text import sanitize
+
+LENGTH = "length"
+"""Status of a reply cut off because the model hit its token limit (finish reason "length")."""
+
+# At most one tail render per frame. 30 fps is smooth for text, and a streamed frame
+# repaints the whole view (it scrolls), which costs Textual a few ms each time.
+_FRAME = 1 / 30
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+# Rendered lines kept for messages away from the view; beyond this the least recently
+# seen are dropped (their measured height is kept, so nothing moves when re-rendered).
+_CACHE_LINES = 20_000
+
+_Render = Callable[[str, int], list[Strip]]
+
+# rich's Markdown builds a new MarkdownIt parser for every instance, which costs more than
+# parsing a typical block. One parser, configured as rich configures it, is shared; a test
+# checks the output matches rich's own.
+_PARSER = MarkdownIt().enable("strikethrough").enable("table")
+_TEMPLATES: dict[str, Markdown] = {}
+
+
+def markdown(text: str, code_theme: str) -> Markdown:
+    """A rich Markdown for `text` (already sanitized), without building a parser."""
+    template = _TEMPLATES.get(code_theme)
+    if template is None:
+        # hyperlinks=False: a link shows its address, so a link cannot hide where it goes.
+        template = _TEMPLATES[code_theme] = Markdown("", code_theme=code_theme, hyperlinks=False)
+    document = copy(template)
+    document.markup = text
+    document.parsed = _PARSER.parse(text)
+    return document
+
+
+class _Entry:
+    """One message: its source text and, once rendered, its strips at one width."""
+
+    def __init__(
+        self,
+        role: str,
+        content: str,
+        status: str = DONE,
+        reasoning: str = "",
+        model: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        self.role = role
+        self.content = content
+        self.status = status
+        self.reasoning = reasoning
+        self.model = model
+        self.note = note
+        self.width = 0  # the width `lines` were rendered at; 0: not rendered
+        self.lines: list[Strip] = []
+        self.height = 1  # exact when `measured` is the current width, else an estimate
+        self.measured = 0
+
+    def estimate(self, width: int) -> int:
+        """A cheap guess of the rendered height, used until the message is rendered."""
+        text_len = len(self.content) + len(self.reasoning)
+        newlines = self.content.count("\n") + self.reasoning.count("\n")
+        return 3 + newlines + text_len // max(1, width - 2)
+
+    def render(self, view: Transcript, width: int) -> None:
+        self.lines = view._message_lines(self, width)
+        self.width = self.measured = width
+        self.height = len(self.lines)
+
+    def line(self, index: int) -> Strip:
+        return self.lines[index]
+
+    def drop(self) -> None:
+        """Forget the strips but keep the measured height."""
+        self.lines = []
+        self.width = 0
+
+
+class _Section:
+    """One streamed text (the answer or the reasoning): finished blocks plus a live tail."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []  # every piece, for reply_text
+        self.pending: list[str] = []  # pieces not yet through the splitter
+        self.splitter = BlockSplitter()
+        self.blocks: list[str] = []  # finished blocks, sanitized
+        self.body: list[Strip] = []  # finished blocks rendered, with gaps between
+        self.tail: list[Strip] = []  # the tail rendered, with its gap
+        self._tail_src = ""
+        self._tail_lines: list[Strip] = []
+        self.width = 0
+
+    def __len__(self) -> int:
+        return len(self.body) + len(self.tail)
+
+    def update(self, width: int, render: _Render, gap: Strip, finish: bool) -> int | None:
+        """Take pending text; re-render what changed.
+
+        Returns the first line of the section that changed, or None if nothing did.
+        With no width yet, the text is only split; rendering waits for a width.
+        """
+        new: list[str] = []
+        if self.pending:
+            text = "".join(self.pending)
+            self.pending.clear()
+            new = self.splitter.feed(text)
+        if finish:
+            new += self.splitter.finish()
+        new = [sanitize(block) for block in new]
+        self.blocks.extend(new)
+        if width <= 0:
+            self.width = 0
+            return None
+        tail_src = "" if finish else sanitize(self.splitter.tail)
+        if width != self.width:
+            self.width = width
+            joined = "\n\n".join(self.blocks)
+            self.body = render(joined, width) if joined.strip() else []
+            self._tail_src = tail_src
+            self._tail_lines = render(tail_src, width) if tail_src.strip() else []
+            self._set_tail(gap)
+            return 0
+        changed = len(self.body)
+        for block in new:
+            if block == self._tail_src:
+                # The tail became this block unchanged: its strips are already made.
+                lines = self._tail_lines
+                self._tail_src, self._tail_lines = "", []
+            else:
+                lines = render(block, width) if block.strip() else []
+            if lines:
+                if self.body:
+                    self.body.append(gap)
+                self.body.extend(lines)
+        if tail_src != self._tail_src:
+            self._tail_src = tail_src
+            self._tail_lines = render(tail_src, width) if tail_src.strip() else []
+        elif not new:
+            return None
+        self._set_tail(gap)
+        return changed
+
+    def _set_tail(self, gap: Strip) -> None:
+        lines = self._tail_lines
+        self.tail = [gap, *lines] if lines and self.body else list(lines)
+
+
+class _Reply(_Entry):
+    """The assistant message being streamed: header, reasoning, answer, footer."""
+
+    def __init__(self, model: str | None) -> None:
+        super().__init__("assistant", "", STREAMING, "", model, None)
+        self.streaming = True
+        self.answer = _Section()
+        self.thinking = _Section()
+        self.frame = 0  # spinner frame
+        self._head: list[Strip] = []
+        self._foot: list[Strip] = []
+        self._foot_key: tuple[object, ...] = ()
+        self._parts: list[list[Strip]] = []
+        self._answer_at = 0  # first line of the answer blocks
+
+    @property
+    def waiting(self) -> bool:
+        return self.streaming and not self.answer.received and not self.thinking.received
+
+    def text(self) -> str:
+        return "".join(self.answer.received)
+
+    def render(self, view: Transcript, width: int) -> None:
+        if not self.streaming:
+            super().render(view, width)
+            return
+        self.update(view, width)
+
+    def update(self, view: Transcript, width: int, finish: bool = False) -> int | None:
+        """Bring the strips up to date; return the first changed line, or None."""
+        full = width != self.width
+        if full and width > 0:
+            self.answer.width = self.thinking.width = 0
+            self._head = view._header_lines(self, width)
+        thought = self.thinking.update(
+            width, view._render_reasoning, view._reasoning_gap(width), finish
+        )
+        said = self.answer.update(width, view._render_markdown, Strip.blank(width), finish)
+        if finish:
+            self.streaming = False
+            self.content = self.text()
+            self.reasoning = "".join(self.thinking.received)
+        if width <= 0:
+            return None  # not laid out yet: the text is split, rendering waits
+        foot_key = (self.waiting, self.frame, self.status, self.note)
+        if not full and thought is None and said is None and foot_key == self._foot_key:
+            return None
+        if foot_key != self._foot_key:
+            self._foot = view._footer_lines(self, width)
+            self._foot_key = foot_key
+        self._assemble(view, width)
+        self.width = self.measured = width
+        # Everything below the first change moves, and only the part of that in view is
+        # repainted, so the first changed line is all the caller needs.
+        if full:
+            return 0
+        if thought is not None:
+            return len(self._head)
+        if said is not None:
+            return self._answer_at + said
+        return self.footer_at()
+
+    def footer_at(self) -> int:
+        return self._answer_at + len(self.answer)
+
+    def set_footer(self, view: Transcript, width: int) -> None:
+        self._foot = view._footer_lines(self, width)
+        self._foot_key = (self.waiting, self.frame, self.status, self.note)
+        self._assemble(view, width)
+
+    def _assemble(self, view: Transcript, width: int) -> None:
+        parts = [self._head]
+        if len(self.thinking):
+            parts += [[view._thinking_label(width)], self.thinking.body, self.thinking.tail]
+            parts.append([Strip.blank(width)])
+        self._answer_at = sum(len(part) for part in parts)
+        parts += [self.answer.body, self.answer.tail, self._foot, [Strip.blank(width)]]
+        self._parts = parts
+        self.height = sum(len(part) for part in parts)
+        if not self.streaming:
+            # Finished: flatten once, so lookups are a plain index from now on.
+            self.lines = [line for part in parts for line in part]
+
+    def line(self, index: int) -> Strip:
+        if not self.streaming:
+            return self.lines[index]
+        for part in self._parts:
+            if index < len(part):
+                return part[index]
+            index -= len(part)
+        raise IndexError(index)
+
+    def drop(self) -> None:
+        if not self.streaming:  # a streaming reply keeps its strips: it is being built
+            super().drop()
+
+
+class Transcript(ScrollView, can_focus=True):
+    """The whole message log of a thread as one scrollable line-API widget.
+
+    Messages are rendered with Rich once per width and drawn from cached strips. A
+    streamed reply renders each finished Markdown block once and re-renders only the
+    unfinished tail, at most once per frame, so a frame costs the same at the start and
+    the end of a long reply. All text is untrusted: it is sanitized and never parsed as
+    Rich markup; links are shown with their address rather than as terminal hyperlinks.
+
+    Follow mode: while the view is at the bottom it stays there as lines arrive; once the
+    user scrolls up it stays put until they scroll back to the bottom.
+    """
+
+    COMPONENT_CLASSES = {
+        "transcript--user",
+        "transcript--assistant",
+        "transcript--model",
+        "transcript--thinking",
+        "transcript--notice",
+        "transcript--waiting",
+        "transcript--stopped",
+        "transcript--error",
+        "transcript--length",
+    }
+
+    DEFAULT_CSS = """
+    Transcript {
+        background: $surface;
+        padding: 1 1 0 2;
+        overflow-x: hidden;
+        overflow-y: auto;
+        /* A stable gutter keeps the width fixed when the scrollbar appears, so a long
+           reply is not re-rendered for a 2-cell width change. */
+        scrollbar-gutter: stable;
+        &:focus { background-tint: $foreground 3%; }
+        & > .transcript--user { color: $text-accent; text-style: bold; }
+        & > .transcript--assistant { color: $text-primary; text-style: bold; }
+        & > .transcript--model { color: $text-muted; }
+        & > .transcript--thinking { color: $text-muted; text-style: italic; }
+        & > .transcript--notice { color: $text-muted; text-style: italic; }
+        & > .transcript--waiting { color: $text-muted; }
+        & > .transcript--stopped { color: $text-warning; }
+        & > .transcript--error { color: $text-error; text-style: bold; }
+        & > .transcript--length { color: $text-warning; }
+    }
+    """
+
+    def __init__(
+        self,
+        *,
+        code_theme: str = "monokai",
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.code_theme = code_theme
+        self._entries: list[_Entry] = []
+        self._offsets: list[int] = []  # first line of each entry
+        self._valid = 0  # _offsets is right for _entries[:_valid]
+        self._reply: _Reply | None = None
+        self._last_reply: _Reply | None = None
+        self._width = 0
+        self._at_end = True
+        self._flush_pending = False
+        self._next_flush = 0.0
+        self._spinner: Timer | None = None
+        self._realizing = False
+        self._cached: dict[int, tuple[_Entry, int]] = {}  # least recently seen first
+        self._cached_lines = 0
+        self._style_key: tuple[Style, ...] | None = None
+        self._base_style: Style | None = None
+
+    # ----------------------------------------------------------------- public API
+
+    def clear(self) -> None:
+        """Remove every message."""
+        self._stop_spinner()
+        self._entries.clear()
+        self._offsets.clear()
+        self._valid = 0
+        self._reply = None
+        self._last_reply = None
+        self._cached.clear()
+        self._cached_lines = 0
+        self._at_end = True
+        self._set_virtual_size(Size(self._width, 0))
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self.refresh()
+
+    def add_message(
+        self,
+        role: str,
+        content: str,
+        *,
+        status: str = DONE,
+        reasoning: str = "",
+        model: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        """Append a finished message: role "user", "assistant" or "notice"."""
+        entry = _Entry(role, content, status, reasoning, model, note)
+        entry.height = entry.estimate(self._width or 80)
+        self._entries.append(entry)
+        self._schedule()
+
+    def add_notice(self, text: str) -> None:
+        """Append a dim system notice (a persona greeting, an error)."""
+        self.add_message("notice", text)
+
+    def begin_reply(self, model: str | None = None) -> None:
+        """Start a streamed assistant reply at the end, with a waiting indicator."""
+        if self._reply is not None:
+            self.end_reply(STOPPED)
+        reply = _Reply(model)
+        reply.height = 3
+        self._reply = self._last_reply = reply
+        self._entries.append(reply)
+        self._schedule()
+        if self.is_mounted:
+            self._spinner = self.set_interval(0.1, self._spin, name="transcript-spinner")
+
+    def append_reply(self, text: str) -> None:
+        """Add a piece of the answer. Cheap: it is drawn with the next frame."""
+        reply = self._reply
+        if reply is None:
+            self.begin_reply()
+            reply = self._reply
+            assert reply is not None
+        if text:
+            reply.answer.received.append(text)
+            reply.answer.pending.append(text)
+            self._schedule()
+
+    def append_reasoning(self, text: str) -> None:
+        """Add a piece of the model's reasoning, shown dimmed under "Thinking"."""
+        reply = self._reply
+        if reply is None:
+            self.begin_reply()
+            reply = self._reply
+            assert reply is not None
+        if text:
+            reply.thinking.received.append(text)
+            reply.thinking.pending.append(text)
+            self._schedule()
+
+    def end_reply(self, status: str = DONE, note: str | None = None) -> None:
+        """Finish the reply now (the tail is drawn at once) and show its status.
+
+        status: "done", "stopped", "error" (note: what went wrong) or "length" (cut off
+        at the token limit).
+        """
+        reply = self._reply
+        if reply is None:
+            return
+        self._stop_spinner()
+        reply.status = status
+        reply.note = note
+        self._reply = None
+        if self._width <= 0:
+            # Not laid out yet: finish the text now, render when the size is known.
+            reply.update(self, 0, finish=True)
+            return
+        self._update(reply, finish=True)
+
+    @property
+    def reply_text(self) -> str:
+        """The answer text received so far for the current (or last) reply."""
+        return self._last_reply.text() if self._last_reply is not None else ""
+
+    def visible_text(self) -> str:
+        """The text of the lines in view, as drawn (for tests)."""
+        height = self.scrollable_content_region.height
+        lines = [self.render_line(y).text.rstrip() for y in range(height)]
+        return "\n".join(lines).rstrip()
+
+    def all_text(self) -> str:
+        """The text of every message at the current width (for tests)."""
+        width = self._width
+        if width <= 0:
+            return ""
+        lines: list[str] = []
+        for entry in self._entries:
+            if entry.width != width:
+                # Render aside, not into the cache: reading must not move the view.
+                strips = self._message_lines(entry, width)
+            elif isinstance(entry, _Reply) and entry.streaming:
+                strips = [entry.line(i) for i in range(entry.height)]
+            else:
+                strips = entry.lines
+            lines.extend(strip.text.rstrip() for strip in strips)
+        return "\n".join(lines).rstrip()
+
+    # --------------------------------------------------------------- line API
+
+    def render_line(self, y: int) -> Strip:
+        style = self._base_style
+        if style is None:
+            # rich_style walks the DOM for backgrounds: far too slow to ask per line.
+            style = self._base_style = self.rich_style
+        width = self._width
+        entries = self._entries
+        if self._valid < len(entries):
+            self._sync()
+        line_y = self.scroll_offset.y + y
+        if width <= 0 or not entries or line_y >= self._total():
+            return Strip.blank(max(width, 0), style)
+        index = bisect_right(self._offsets, line_y) - 1
+        entry = entries[index]
+        if entry.width != width:
+            # Not rendered yet (it only just came into view): draw it next frame.
+            self._schedule()
+            return Strip.blank(width, style)
+        return entry.line(line_y - self._offsets[index]).apply_style(style)
+
+    def on_resize(self) -> None:
+        width = self.scrollable_content_region.width
+        if width != self._width:
+            self._width = width
+            for entry in self._entries:
+                if entry.width != width:
+                    entry.drop()
+                if entry.measured != width:
+                    entry.height = entry.estimate(width)
+            self._valid = 0
+            self._cached.clear()
+            self._cached_lines = 0
+        self._flush()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base_style = None
+        if not self.is_mounted:
+            return
+        key = tuple(self._style(name) for name in sorted(self.COMPONENT_CLASSES))
+        if self._style_key is not None and key != self._style_key:
+            # Colours are baked into the cached strips (e.g. a theme change).
+            for entry in self._entries:
+                entry.width = 0
+                if isinstance(entry, _Reply):
+                    entry.answer.width = entry.thinking.width = 0
+            self._schedule()
+        self._style_key = key
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._at_end = new_value >= self.max_scroll_y
+        if not self._realizing and self._width > 0 and self._needs_render(int(new_value)):
+            self._realize(follow=False)
+
+    # ------------------------------------------------------------ scheduling
+
+    def _schedule(self) -> None:
+        """Ask for one flush, no sooner than the frame budget allows."""
+        if self._flush_pending or not self.is_mounted:
+            return
+        self._flush_pending = True
+        delay = self._next_flush - perf_counter()
+        if delay > 0:
+            self.set_timer(delay, self._flush, name="transcript-flush")
+        else:
+            self.call_later(self._flush)
+
+    def _flush(self) -> None:
+        """Draw everything that arrived since the last frame."""
+        self._flush_pending = False
+        if self._width <= 0:
+            return
+        start = perf_counter()
+        self._update(self._reply)
+        # Leave at least twice the render time between frames: a huge unfinished block
+        # (a long code fence) then costs at most a third of the CPU, not all of it.
+        self._next_flush = start + max(_FRAME, 3 * (perf_counter() - start))
+
+    def _update(self, reply: _Reply | None, finish: bool = False) -> None:
+        """Render the reply's news (if any) and what came into view; follow; repaint."""
+        follow = self._at_end
+        changed: int | None = None
+        if reply is not None:
+            index = self._index_of(reply)
+            local = reply.update(self, self._width, finish)
+            if local is not None:
+                self._valid = min(self._valid, index + 1)
+                self._sync()
+                changed = self._offsets[index] + local
+        self._layout(follow, changed)
+
+    def _spin(self) -> None:
+        reply = self._reply
+        if reply is None or not reply.waiting:
+            self._stop_spinner()
+            return
+        reply.frame += 1
+        if reply.width == self._width > 0:
+            reply.set_footer(self, self._width)
+            self._sync()
+            self.refresh_lines(self._offsets[self._index_of(reply)] + reply.footer_at())
+
+    def _stop_spinner(self) -> None:
+        if self._spinner is not None:
+            self._spinner.stop()
+            self._spinner = None
+
+    # ---------------------------------------------------------------- layout
+
+    def _index_of(self, entry: _Entry) -> int:
+        entries = self._entries
+        # The reply is nearly always the last entry.
+        if entries and entries[-1] is entry:
+            return len(entries) - 1
+        return next(i for i, e in enumerate(entries) if e is entry)
+
+    def _sync(self) -> None:
+        """Recompute line offsets of entries whose predecessors changed height."""
+        entries, offsets, valid = self._entries, self._offsets, self._valid
+        if valid >= len(entries):
+            return
+        del offsets[valid:]
+        y = offsets[-1] + entries[valid - 1].height if valid else 0
+        for entry in entries[valid:]:
+            offsets.append(y)
+            y += entry.height
+        self._valid = len(entries)
+
+    def _total(self) -> int:
+        return self._offsets[-1] + self._entries[-1].height if self._entries else 0
+
+    def _layout(self, follow: bool, changed_from: int | None = None) -> None:
+        """Render what is in view, update the virtual size, follow, repaint changes."""
+        self._realize(follow)
+        if changed_from is not None:
+            top = self.scroll_offset.y
+            bottom = top + self.scrollable_content_region.height
+            start = max(changed_from, top)
+            if start < bottom:
+                self.refresh_lines(start, bottom - start)
+
+    def _render_entry(self, entry: _Entry, width: int) -> None:
+        entry.render(self, width)
+
+    def _needs_render(self, top: int) -> bool:
+        self._sync()
+        entries, offsets, width = self._entries, self._offsets, self._width
+        height = self.scrollable_content_region.height
+        index = max(0, bisect_right(offsets, top - height) - 1)
+        while index < len(entries) and offsets[index] < top + 2 * height:
+            if entries[index].width != width:
+                return True
+            index += 1
+        return False
+
+    def _realize(self, follow: bool) -> None:
+        """Render the entries in and around the view; keep the view where it was.
+
+        Following, the bottom screens are rendered and the view sticks to the end.
+        Otherwise the entry at the top of the view is the anchor: entries above it may
+        change height as they are rendered, and the view moves with the anchor.
+        """
+        entries, width = self._entries, self._width
+        height = max(1, self.scrollable_content_region.height)
+        self._realizing = True
+        try:
+            self._sync()
+            if not entries:
+                self._set_virtual_size(Size(width, 0))
+                return
+            offsets = self._offsets
+            lowest: int | None = None
+            if follow:
+                first = len(entries)
+                covered = 0
+                while first > 0 and covered < 2 * height:
+                    first -= 1
+                    entry = entries[first]
+                    if entry.width != width:
+                        self._render_entry(entry, width)
+                        lowest = first
+                    covered += entry.height
+                last = len(entries)
+                anchor = inner = 0
+            else:
+                top = self.scroll_offset.y
+                anchor = max(0, bisect_right(offsets, top) - 1)
+                inner = top - offsets[anchor]
+                last = anchor
+                covered = 0
+                while last < len(entries) and covered < inner + 2 * height:
+                    entry = entries[last]
+                    if entry.width != width:
+                        self._render_entry(entry, width)
+                        lowest = last if lowest is None else lowest
+                    covered += entry.height
+                    last += 1
+                first = anchor
+                covered = 0
+                while first > 0 and covered < height:
+                    first -= 1
+                    entry = entries[first]
+                    if entry.width != width:
+                        self._render_entry(entry, width)
+                        lowest = first
+                    covered += entry.height
+            if lowest is not None:
+                self._valid = min(self._valid, lowest + 1)
+                self._sync()
+                self.refresh()
+            self._touch(first, last)
+            self._set_virtual_size(Size(width, self._total()))
+            if follow:
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
+                self._at_end = True
+            else:
+                target = offsets[anchor] + min(inner, max(0, entries[anchor].height - 1))
+                if target != self.scroll_offset.y:
+                    self.scroll_to(y=target, animate=False, immediate=True)
+        finally:
+            self._realizing = False
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """Set virtual_size without asking the screen for a layout pass.
+
+        Assigning `virtual_size` (a layout reactive) makes the screen re-arrange and
+        repaint everything on every streamed frame; our own size never depends on it, so
+        only the scrollbars need to hear about it (as Textual itself does in
+        `Widget._size_updated(layout=False)`). Showing or hiding a scrollbar still asks
+        for a layout, through its own reactive.
+        """
+        if size != self.virtual_size:
+            self.set_reactive(Transcript.virtual_size, size)
+            self._scroll_update(size)
+
+    def _touch(self, first: int, last: int) -> None:
+        """Mark entries[first:last] as recently seen; drop old strips over the budget."""
+        cached = self._cached
+        for entry in self._entries[first:last]:
+            key = id(entry)
+            old = cached.pop(key, None)
+            if old is not None:
+                self._cached_lines -= old[1]
+            cached[key] = (entry, entry.height)
+            self._cached_lines += entry.height
+        keep = last - first
+        while self._cached_lines > _CACHE_LINES and len(cached) > keep:
+            key = next(iter(cached))
+            entry, lines = cached.pop(key)
+            self._cached_lines -= lines
+            entry.drop()
+
+    # ------------------------------------------------------------- rendering
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(name, partial=True)
+
+    def _strips(self, renderable: RenderableType, width: int) -> list[Strip]:
+        console = self.app.console
+        options = console.options.update_width(max(1, width))
+        lines = console.render_lines(renderable, options, pad=True)
+        return [Strip(line, width) for line in lines]
+
+    def _render_markdown(self, text: str, width: int) -> list[Strip]:
+        """Render sanitized Markdown. (Tests spy on this to count renders.)"""
+        return self._strips(markdown(text, self.code_theme), width)
+
+    def _render_plain(self, text: str, width: int, style: Style) -> list[Strip]:
+        return self._strips(Text(text, style=style), width)
+
+    def _barred(self, lines: list[Strip], bar: str, style: Style) -> list[Strip]:
+        """Prefix each line with a coloured bar (user messages, reasoning, notices)."""
+        prefix = Strip([Segment(bar, style)], cell_len(bar))
+        return [Strip.join([prefix, line]) for line in lines]
+
+    def _render_reasoning(self, text: str, width: int) -> list[Strip]:
+        style = self._style("transcript--thinking")
+        return self._barred(self._render_plain(text, width - 2, style), "┊ ", style)
+
+    def _reasoning_gap(self, width: int) -> Strip:
+        style = self._style("transcript--thinking")
+        return self._barred([Strip.blank(width - 2)], "┊ ", style)[0]
+
+    def _thinking_label(self, width: int) -> Strip:
+        style = self._style("transcript--thinking") + Style(bold=True)
+        return self._strips(Text("Thinking", style=style, no_wrap=True), width)[0]
+
+    def _header_lines(self, entry: _Entry, width: int) -> list[Strip]:
+        if entry.role == "user":
+            style = self._style("transcript--user")
+            header = Text("▌ ", style=style)
+            header.append("You", style)
+        else:
+            header = Text("Assistant", style=self._style("transcript--assistant"))
+            if entry.model:
+                header.append(" · " + sanitize(entry.model), self._style("transcript--model"))
+        header.no_wrap = True
+        header.overflow = "ellipsis"
+        return self._strips(header, width)[:1]
+
+    def _footer_lines(self, entry: _Entry, width: int) -> list[Strip]:
+        if isinstance(entry, _Reply) and entry.waiting:
+            frame = _SPINNER[entry.frame % len(_SPINNER)]
+            return self._strips(Text(f"{frame} …", style=self._style("transcript--waiting")), width)
+        note = sanitize(entry.note) if entry.note else ""
+        if entry.status == STOPPED:
+            line = Text("⏹ stopped", style=self._style("transcript--stopped"))
+        elif entry.status == ERROR:
+            line = Text("⚠ error", style=self._style("transcript--error"))
+        elif entry.status == LENGTH:
+            line = Text(
+                "✂ cut off: the model hit its token limit", style=self._style("transcript--length")
+            )
+        elif entry.status == DONE and not entry.content.strip() and entry.role == "assistant":
+            line = Text("(empty reply)", style=self._style("transcript--waiting"))
+        else:
+            return []
+        if note:
+            line.append(": " + note)
+        return self._strips(line, width)
+
+    def _message_lines(self, entry: _Entry, width: int) -> list[Strip]:
+        """Render a whole finished message at `width`."""
+        blank = Strip.blank(width)
+        if entry.role == "notice":
+            style = self._style("transcript--notice")
+            body = self._render_plain(sanitize(entry.content), width - 2, style)
+            return [*self._barred(body, "│ ", style), blank]
+        if entry.role == "user":
+            style = self._style("transcript--user")
+            body = self._render_plain(sanitize(entry.content), width - 2, Style())
+            lines = self._header_lines(entry, width) + self._barred(body, "▌ ", style)
+            return [*lines, blank]
+        lines = self._header_lines(entry, width)
+        if entry.reasoning.strip():
+            lines.append(self._thinking_label(width))
+            lines += self._render_reasoning(sanitize(entry.reasoning.strip()), width)
+            lines.append(blank)
+        content = sanitize(entry.content)
+        if content.strip():
+            lines += self._render_markdown(content, width)
+        lines += self._footer_lines(entry, width)
+        lines.append(blank)
+        return lines

@@ -1,0 +1,483 @@
+"""A fake OpenAI-compatible server for tests and benchmarks. Standard library only.
+
+It speaks real HTTP/1.1 and real SSE on 127.0.0.1, so the real `openai` client (and its
+parsing, retries and connection pool) runs in every test. The asyncio server runs in a
+background thread with its own loop: sync tests, async tests, Textual's `run_test` and
+subprocess benchmarks can all talk to it.
+
+    with FakeServer() as server:
+        server.script(Reply.text("Hi there", chunk_size=2), Reply.error(429, "slow down"))
+        ...  # point a client at server.base_url
+        server.requests[0].json["model"]
+
+Run as a script it serves one reply to every request and prints its base URL first:
+
+    python tests/fake_openai.py --port 0 --text-file F --tokens-per-second 50 --chunk-chars 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TEXT = "Hello from the fake server."
+DEFAULT_MODELS = ["fake-model", "fake-model-mini"]
+
+# Errors that mean "the client went away"; a fake server must shrug them off quietly.
+_GONE = (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError)
+
+
+@dataclass
+class Reply:
+    """One scripted answer to one POST /v1/chat/completions.
+
+    Content chunks are sent after the reasoning chunks. `disconnect_after`, `stall_after`
+    and `error_after` count content chunks only (0 = right after the reasoning, if any).
+    `usage` may be a dict, any object with the three token attributes, "auto" (counted
+    from the request and the chunks) or None (no usage chunk at all).
+    """
+
+    chunks: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    reasoning_field: str = "reasoning_content"  # some servers use "reasoning"
+    delay: float = 0.0  # seconds between chunks (paced from the start, no drift)
+    first_delay: float = 0.0  # after the headers, before the first chunk
+    headers_delay: float = 0.0  # before the response headers (a slow server)
+    usage: Any = None
+    usage_always: bool = False  # send usage even if stream_options did not ask for it
+    finish_reason: str | None = "stop"
+    status: int = 200
+    error_body: dict[str, Any] | None = None
+    disconnect_after: int | None = None  # abort the socket: no [DONE], no chunk terminator
+    stall_after: int | None = None  # stop sending, keep the socket open until the client leaves
+    error_after: int | None = None  # send an in-stream `data: {"error": ...}` event, then end
+    empty_choices_first: bool = False  # Azure-style prompt-filter chunk with choices: []
+    sse_comments: bool = False  # ": keep-alive" comment lines between events
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def text(cls, s: str, chunk_size: int = 4, **kw: Any) -> Reply:
+        """Split `s` into chunks of `chunk_size` characters (code points, so CJK and most
+        emoji stay whole; a multi-code-point emoji may be split, as real servers do)."""
+        size = max(1, chunk_size)
+        return cls(chunks=[s[i : i + size] for i in range(0, len(s), size)], **kw)
+
+    @classmethod
+    def error(
+        cls, status: int, message: str, *, type: str | None = None, code: str | None = None, **kw: Any
+    ) -> Reply:
+        body = {"error": {"message": message, "type": type or _error_type(status), "code": code}}
+        return cls(status=status, error_body=body, **kw)
+
+    @property
+    def joined(self) -> str:
+        return "".join(self.chunks)
+
+
+def _error_type(status: int) -> str:
+    if status == 401:
+        return "invalid_request_error"
+    if status == 429:
+        return "rate_limit_exceeded"
+    return "server_error" if status >= 500 else "invalid_request_error"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    json: Any  # the decoded body, or None
+
+
+_REASONS = {
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    408: "Request Timeout", 409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests",
+    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+}
+
+
+class FakeServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self.models: list[str] | None = list(DEFAULT_MODELS)
+        self.default_reply = Reply.text(DEFAULT_TEXT, usage="auto")
+        self._queue: deque[Reply] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._conns: set[asyncio.Task[None]] = set()
+        self.connections = 0  # accepted TCP connections (keep-alive reuses them)
+        self.disconnects = 0  # clients that went away mid-response
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> FakeServer:
+        if self._thread is not None:
+            return self
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                self._server = loop.run_until_complete(
+                    asyncio.start_server(self._handle, self.host, self.port)
+                )
+                self.port = self._server.sockets[0].getsockname()[1]
+            except BaseException as exc:  # report bind errors to the caller
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-openai", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread = None
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        if self._thread is None or self._loop is None:
+            return
+        fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+        with contextlib.suppress(Exception):
+            fut.result(timeout=5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._thread = None
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        tasks = list(self._conns)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- scripting and inspection ------------------------------------------------------
+
+    def script(self, *replies: Reply | str) -> None:
+        """Queue replies, one per chat request. A plain string means `Reply.text(s)`."""
+        with self._lock:
+            self._queue.extend(Reply.text(r) if isinstance(r, str) else r for r in replies)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._queue.clear()
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            return self._queue.popleft() if self._queue else self.default_reply
+
+    # --- HTTP --------------------------------------------------------------------------
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._conns.add(task)
+        self.connections += 1
+        try:
+            while True:  # keep-alive: one connection, many requests
+                req = await self._read_request(reader)
+                if req is None:
+                    break
+                with self._lock:
+                    self._requests.append(req)
+                keep = await self._respond(req, reader, writer)
+                if not keep or req.headers.get("connection", "").lower() == "close":
+                    break
+        except asyncio.CancelledError:
+            pass  # server shutting down
+        except _GONE:
+            pass  # the client went away; nothing to report
+        except Exception as exc:  # a bug or a malformed request: one line, no traceback
+            print(f"fake_openai: {type(exc).__name__}: {exc}", file=sys.stderr)
+        finally:
+            self._conns.discard(task)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> RecordedRequest | None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return None  # clean close between requests
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _version = lines[0].split(" ", 2)
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if ":" in line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = await _read_chunked(reader)
+        else:
+            body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = None
+        path = target.split("?", 1)[0]
+        return RecordedRequest(method, path, headers, body, parsed)
+
+    async def _respond(self, req: RecordedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Answer one request. Returns False when the connection must not be reused."""
+        if req.method == "GET" and req.path.endswith("/models"):
+            if self.models is None:
+                return await _send_json(writer, 404, _not_found("models"))
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+            return await _send_json(writer, 200, {"object": "list", "data": data})
+        if req.method == "POST" and req.path.endswith("/chat/completions"):
+            reply = self._next_reply()
+            if reply.headers_delay:
+                await asyncio.sleep(reply.headers_delay)
+            if reply.status != 200:
+                body = reply.error_body or {"error": {"message": "error", "type": _error_type(reply.status), "code": None}}
+                return await _send_json(writer, reply.status, body, reply.headers)
+            body = req.json if isinstance(req.json, dict) else {}
+            if body.get("stream"):
+                return await self._stream(reply, body, reader, writer)
+            if reply.first_delay:
+                await asyncio.sleep(reply.first_delay)
+            return await _send_json(writer, 200, _completion(reply, body), reply.headers)
+        return await _send_json(writer, 404, _not_found(req.path))
+
+    async def _stream(self, reply: Reply, body: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        model = str(body.get("model") or "fake-model")
+        opts = body.get("stream_options")
+        want_usage = reply.usage is not None and (
+            reply.usage_always or (isinstance(opts, dict) and bool(opts.get("include_usage")))
+        )
+        # OpenAI adds "usage": null to every chunk once include_usage is asked for.
+        base: dict[str, Any] = {
+            "id": f"chatcmpl-fake{int(time.time() * 1000)}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "fp_fake",
+        }
+        if want_usage:
+            base["usage"] = None
+
+        def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> bytes:
+            obj = dict(base, **extra)
+            if delta is not None:
+                obj["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+            return _event(obj, reply.sse_comments)
+
+        head = ["HTTP/1.1 200 OK", "Content-Type: text/event-stream; charset=utf-8",
+                "Cache-Control: no-cache", "Transfer-Encoding: chunked"]
+        head += [f"{k}: {v}" for k, v in reply.headers.items()]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        await writer.drain()
+
+        if reply.first_delay:
+            await asyncio.sleep(reply.first_delay)
+        pace = _Pacer(reply.delay)
+        if reply.empty_choices_first:
+            pf = [{"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}}}]
+            await _send_chunk(writer, chunk(None, choices=[], prompt_filter_results=pf))
+        await _send_chunk(writer, chunk({"role": "assistant", "content": "", "refusal": None}))
+        for piece in reply.reasoning:
+            await pace.next()
+            await _send_chunk(writer, chunk({"content": None, reply.reasoning_field: piece}))
+        for i, piece in enumerate(reply.chunks):
+            if await self._interrupt(reply, i, reader, writer):
+                return False
+            await pace.next()
+            await _send_chunk(writer, chunk({"content": piece}))
+        if await self._interrupt(reply, len(reply.chunks), reader, writer):
+            return False
+        await _send_chunk(writer, chunk({}, reply.finish_reason))
+        if want_usage:
+            await _send_chunk(writer, chunk(None, choices=[], usage=_usage(reply, body)))
+        await _send_chunk(writer, b"data: [DONE]\n\n")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    async def _interrupt(self, reply: Reply, sent: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Carry out disconnect/stall/error once `sent` content chunks are out."""
+        if reply.disconnect_after == sent:
+            self.disconnects += 1
+            writer.transport.abort()  # RST, no terminating chunk: a truncated body
+            return True
+        if reply.error_after == sent:
+            err = reply.error_body or {"error": {"message": "The server had an error while processing your request.", "type": "server_error", "code": None}}
+            await _send_chunk(writer, _event(err, False))
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            return True
+        if reply.stall_after == sent:
+            # Hang until the client closes its side (or the server stops).
+            with contextlib.suppress(*_GONE):
+                while await reader.read(65536):
+                    pass
+            self.disconnects += 1
+            return True
+        return False
+
+
+class _Pacer:
+    """Data chunk k goes out at start + k * delay: no drift, and at high rates several
+    chunks go out back to back instead of each paying asyncio.sleep's overhead."""
+
+    def __init__(self, delay: float) -> None:
+        self.start, self.delay, self.k = time.monotonic(), delay, 0
+
+    async def next(self) -> None:
+        due = self.start + self.k * self.delay
+        self.k += 1
+        wait = due - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+def _event(obj: Any, comments: bool) -> bytes:
+    data = f"data: {json.dumps(obj, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+    return (b": keep-alive\n\n" + data) if comments else data
+
+
+async def _send_chunk(writer: asyncio.StreamWriter, payload: bytes) -> None:
+    if writer.is_closing():
+        raise ConnectionResetError("client went away")
+    writer.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+    await writer.drain()
+
+
+async def _send_json(writer: asyncio.StreamWriter, status: int, obj: Any, extra: dict[str, str] | None = None) -> bool:
+    payload = json.dumps(obj, ensure_ascii=False).encode()
+    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", "Content-Type: application/json",
+            f"Content-Length: {len(payload)}"]
+    head += [f"{k}: {v}" for k, v in (extra or {}).items()]
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
+    await writer.drain()
+    return True
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    out = bytearray()
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")  # no trailers expected
+            return bytes(out)
+        out += await reader.readexactly(size)
+        await reader.readexactly(2)
+
+
+def _not_found(what: str) -> dict[str, Any]:
+    return {"error": {"message": f"Not found: {what}", "type": "invalid_request_error", "code": "not_found"}}
+
+
+def _usage(reply: Reply, body: dict[str, Any]) -> dict[str, int]:
+    u = reply.usage
+    if u == "auto":
+        chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []) if isinstance(m, dict))
+        prompt, completion = max(1, chars // 4), len(reply.chunks) + len(reply.reasoning)
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    if dataclasses.is_dataclass(u) and not isinstance(u, type):
+        u = dataclasses.asdict(u)
+    if not isinstance(u, dict):
+        u = {k: getattr(u, k, 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    return dict(u)
+
+
+def _completion(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.joined, "refusal": None}
+    if reply.reasoning:
+        message[reply.reasoning_field] = "".join(reply.reasoning)
+    out: dict[str, Any] = {
+        "id": f"chatcmpl-fake{int(time.time() * 1000)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": str(body.get("model") or "fake-model"),
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}],
+    }
+    if reply.usage is not None:
+        out["usage"] = _usage(reply, body)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Fake OpenAI-compatible server (prints its base URL first).")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--text", default=None, help="the reply text (default: a greeting)")
+    p.add_argument("--text-file", type=Path, default=None, help="read the reply text from a file")
+    p.add_argument("--reasoning-file", type=Path, default=None, help="reasoning text sent before the reply")
+    p.add_argument("--tokens-per-second", type=float, default=0.0, help="chunks per second (0 = as fast as possible)")
+    p.add_argument("--chunk-chars", type=int, default=4, help="characters per chunk")
+    p.add_argument("--first-delay", type=float, default=0.0, help="seconds before the first chunk")
+    p.add_argument("--repeat", action=argparse.BooleanOptionalAction, default=True,
+                   help="serve the reply to every request (--no-repeat: once, then the default greeting)")
+    args = p.parse_args(argv)
+
+    text = args.text_file.read_text(encoding="utf-8") if args.text_file else (args.text or DEFAULT_TEXT)
+    reply = Reply.text(text, chunk_size=args.chunk_chars, usage="auto", first_delay=args.first_delay,
+                       delay=1.0 / args.tokens_per_second if args.tokens_per_second > 0 else 0.0)
+    if args.reasoning_file:
+        r = args.reasoning_file.read_text(encoding="utf-8")
+        reply.reasoning = Reply.text(r, chunk_size=args.chunk_chars).chunks
+
+    server = FakeServer(args.host, args.port)
+    if args.repeat:
+        server.default_reply = reply
+    else:
+        server.script(reply)
+    server.start()
+    print(server.base_url, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        threading.Event().wait()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
