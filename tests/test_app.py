@@ -262,3 +262,37 @@ async def test_model_output_is_never_markup_or_escape_codes(tmp_path, fake_serve
         text = transcript.all_text()
         assert "[bold red]not markup[/]" in text
         assert "\x1b" not in text and "␛[31m" in text
+
+
+async def test_length_cut_off_and_reasoning_are_shown_apart(tmp_path, fake_server):
+    fake_server.script(Reply(chunks=["The answer starts"], reasoning=["let me think"], finish_reason="length"))
+    app = make_app(tmp_path, fake_server.base_url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen, transcript, _ = parts(app)
+        await send(pilot, "q")
+        await wait_for(pilot, lambda: not screen.generating)
+        text = transcript.all_text()
+        assert "cut off" in text and "let me think" in text
+        assert transcript.reply_text == "The answer starts"
+        reply = app.store.messages(screen.thread.id)[-1]
+        assert (reply.content, reply.reasoning, reply.finish_reason) == ("The answer starts", "let me think", "length")
+        # Reasoning is never sent back as history.
+        fake_server.script(Reply.text("next"))
+        await send(pilot, "more")
+        await wait_for(pilot, lambda: not screen.generating)
+        assert "let me think" not in str(fake_server.chat_requests[-1].json["messages"])
+
+
+async def test_waiting_indicator_until_the_first_token(tmp_path, fake_server):
+    fake_server.script(Reply(chunks=["arrived"], first_delay=0.5))
+    app = make_app(tmp_path, fake_server.base_url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen, transcript, _ = parts(app)
+        before = transcript.all_text()
+        await send(pilot, "q")
+        await pilot.pause(0.2)
+        waiting = transcript.all_text()
+        assert screen.generating and "arrived" not in waiting
+        assert len(waiting.strip()) > len(before.strip()) + len("You q")  # a visible indicator line
+        await wait_for(pilot, lambda: not screen.generating)
+        assert "arrived" in transcript.all_text()

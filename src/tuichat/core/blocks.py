@@ -97,6 +97,11 @@ class BlockSplitter:
             newline = text.find("\n", start)
         if start < len(text):
             self._partial.append(text[start:])
+            if self._blanks:
+                # Decide from the first characters of the next line, so the finished
+                # block leaves the tail now rather than when that line ends (replies
+                # often put a whole paragraph on one long line).
+                self._decide("".join(self._partial), done)
         return done
 
     def finish(self) -> list[str]:
@@ -133,7 +138,7 @@ class BlockSplitter:
                 self._blanks += 1
             return  # blank lines before the first block carry nothing
         if self._blanks:
-            if self._continues(line):
+            if self._continues(line, complete=True):
                 self._lines.extend([""] * self._blanks)
             else:
                 done.append("\n".join(self._lines))
@@ -153,10 +158,39 @@ class BlockSplitter:
             if kind is not None:
                 self._list = kind
 
-    def _continues(self, line: str) -> bool:
-        """Does this line, after blank lines, still belong to the current block?"""
+    def _decide(self, start: str, done: list[str]) -> None:
+        """After blank lines, settle the block from the start of the next line if possible."""
+        verdict = self._continues(start)
+        if verdict is None:
+            return  # e.g. "-" could become "- item" (same list) or "---" (a rule)
+        if verdict:
+            self._lines.extend([""] * self._blanks)
+        else:
+            done.append("\n".join(self._lines))
+            self._lines = []
+            self._list = None
+            self._table = False
+        self._blanks = 0
+
+    def _continues(self, line: str, complete: bool = False) -> bool | None:
+        """Does this line, after blank lines, still belong to the current block?
+
+        `line` may be only the start of a line (complete=False): then None means "can't
+        tell yet".
+        """
         if line[0] in " \t":
             return True  # a list item's next paragraph, nested list or indented code
-        if self._table and line.startswith("|"):
+        if self._table and line[0] == "|":
             return True
-        return self._list is not None and _list_kind(line) == self._list
+        if self._list is None:
+            return False
+        kind = _list_kind(line)
+        if kind is not None or complete:
+            return kind == self._list
+        # Not a list item yet: could it still become one of the same list?
+        if self._list in "-*+":
+            return None if line == self._list else False
+        digits = line.rstrip(".)")
+        if digits.isdigit() and len(digits) <= 9 and len(line) - len(digits) <= 1:
+            return None
+        return False

@@ -15,25 +15,22 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from tuichat.core.errors import ProviderError
-from tuichat.core.models import ERROR, STOPPED, Message, Persona, Thread
+from tuichat.core.models import DONE, ERROR, STOPPED, Message, Persona, Thread
 from tuichat.core.text import sanitize
 from tuichat.ui.screens.persona_picker import PersonaPicker
 from tuichat.ui.widgets.composer import Composer
 from tuichat.ui.widgets.thread_list import ThreadList
-from tuichat.ui.widgets.transcript import Transcript
+from tuichat.ui.widgets.transcript import LENGTH, Transcript
 
-LENGTH_NOTE = "cut off: the model hit its token limit (max_tokens)"
-
-
-def status_note(message: Message) -> str | None:
-    """What to say under a reply that did not simply finish."""
+def shown_status(message: Message) -> tuple[str, str | None]:
+    """The status and note the transcript shows under a reply that did not simply finish."""
     if message.status == ERROR:
-        return message.error or "the request failed"
-    if message.finish_reason == "length":
-        return LENGTH_NOTE
-    if message.finish_reason == "content_filter":
-        return "cut off by the server's content filter"
-    return None
+        return ERROR, message.error or "the request failed"
+    if message.status == DONE and message.finish_reason == "length":
+        return LENGTH, None
+    if message.status == DONE and message.finish_reason == "content_filter":
+        return ERROR, "the server's content filter cut the reply off"
+    return message.status, None
 
 
 class TranscriptSink:
@@ -71,9 +68,6 @@ class ChatScreen(Screen[None]):
     }
     ChatScreen #main {
         height: 1fr;
-    }
-    ChatScreen #threads {
-        border-right: vkey $panel-lighten-2;
     }
     ChatScreen #conversation {
         width: 1fr;
@@ -160,13 +154,10 @@ class ChatScreen(Screen[None]):
         for message in self.app.store.messages(thread.id):
             if message.role == "system":
                 continue
+            status, note = shown_status(message)
             transcript.add_message(
-                message.role,
-                message.content,
-                status=message.status,
-                reasoning=message.reasoning,
-                model=message.model,
-                note=status_note(message),
+                message.role, message.content, status=status,
+                reasoning=message.reasoning, model=message.model, note=note,
             )
         self.query_one(ThreadList).mark_current(thread.id)
         self.update_status()
@@ -215,7 +206,7 @@ class ChatScreen(Screen[None]):
         transcript = self.transcript
         try:
             message = await self.app.session.reply(thread, persona, TranscriptSink(transcript))
-            transcript.end_reply(message.status, status_note(message))
+            transcript.end_reply(*shown_status(message))
         except asyncio.CancelledError:
             transcript.end_reply(STOPPED)
             raise

@@ -54,8 +54,10 @@ class Composer(TextArea):
         )
 
     def action_submit(self) -> None:
-        if self.text.strip():
-            self.post_message(self.Submitted(self, self.text))
+        # Trailing newlines are never meant (a paste that ends in one, a stray Ctrl+J).
+        text = self.text.rstrip("\n")
+        if text.strip():
+            self.post_message(self.Submitted(self, text))
 
     def action_newline(self) -> None:
         start, end = self.selection

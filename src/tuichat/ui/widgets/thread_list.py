@@ -45,6 +45,13 @@ class ThreadList(OptionList):
     ThreadList {
         width: 32;
         height: 1fr;
+        border: none;
+        border-right: vkey $foreground 15%;
+        padding: 0;
+    }
+    ThreadList:focus {
+        border: none;
+        border-right: vkey $accent;
     }
     """
 

@@ -124,6 +124,7 @@ class _Section:
         self._tail_src = ""
         self._tail_lines: list[Strip] = []
         self.width = 0
+        self.tail_cost = 0.0  # seconds the last tail render took
 
     def __len__(self) -> int:
         return len(self.body) + len(self.tail)
@@ -168,8 +169,10 @@ class _Section:
                     self.body.append(gap)
                 self.body.extend(lines)
         if tail_src != self._tail_src:
+            start = perf_counter()
             self._tail_src = tail_src
             self._tail_lines = render(tail_src, width) if tail_src.strip() else []
+            self.tail_cost = perf_counter() - start
         elif not new:
             return None
         self._set_tail(gap)
@@ -547,10 +550,13 @@ class Transcript(ScrollView, can_focus=True):
         if self._width <= 0:
             return
         start = perf_counter()
-        self._update(self._reply)
-        # Leave at least twice the render time between frames: a huge unfinished block
-        # (a long code fence) then costs at most a third of the CPU, not all of it.
-        self._next_flush = start + max(_FRAME, 3 * (perf_counter() - start))
+        reply = self._reply
+        self._update(reply)
+        # Re-rendering the unfinished tail is the only work repeated every frame. A huge
+        # tail (a long code fence) makes frames wait three times its render time, so it
+        # costs at most about a third of the CPU instead of all of it.
+        tail_cost = reply.answer.tail_cost + reply.thinking.tail_cost if reply else 0.0
+        self._next_flush = start + max(_FRAME, 3 * tail_cost)
 
     def _update(self, reply: _Reply | None, finish: bool = False) -> None:
         """Render the reply's news (if any) and what came into view; follow; repaint."""
