@@ -296,3 +296,19 @@ async def test_waiting_indicator_until_the_first_token(tmp_path, fake_server):
         assert len(waiting.strip()) > len(before.strip()) + len("You q")  # a visible indicator line
         await wait_for(pilot, lambda: not screen.generating)
         assert "arrived" in transcript.all_text()
+
+
+async def test_server_error_text_is_not_markup(tmp_path, fake_server):
+    # Invalid markup and a $variable: interpreted, either would raise or restyle.
+    fake_server.script(Reply.error(500, "broken [/] tag and [b]$variable"))
+    app = make_app(tmp_path, fake_server.base_url)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        screen, transcript, _ = parts(app)
+        await send(pilot, "q")
+        await wait_for(pilot, lambda: not screen.generating)
+        await pilot.pause(0.1)
+        assert "broken [/] tag and [b]$variable" in transcript.all_text().replace("\n", " ")
+        from textual.widgets._toast import Toast
+
+        shown = [str(toast.render()) for toast in app.screen.query(Toast)]
+        assert any("broken [/] tag and [b]$variable" in text for text in shown), shown

@@ -104,9 +104,25 @@ def test_tail_shows_the_partial_line() -> None:
     assert splitter.tail == "Hello wor"
     splitter.feed("ld\nsecond li")
     assert splitter.tail == "Hello world\nsecond li"
-    # After a blank line the half-typed next line is still part of the tail.
-    splitter.feed("ne\n\nNex")
-    assert splitter.tail == "Hello world\nsecond line\n\nNex"
+    # The first character of the next block already finishes this one.
+    assert splitter.feed("ne\n\nNex") == ["Hello world\nsecond line"]
+    assert splitter.tail == "Nex"
+
+
+def test_undecided_next_line_stays_in_the_tail() -> None:
+    splitter = BlockSplitter()
+    # "-" may become "- c" (same list) or "---" (a rule): not decided yet, but shown.
+    assert splitter.feed("- a\n- b\n\n-") == []
+    assert splitter.tail == "- a\n- b\n\n-"
+    # "1" cannot become an item of a "-" list: decided at once.
+    assert splitter.feed(" c\n\n1") == ["- a\n- b\n\n- c"]
+    assert splitter.tail == "1"
+
+
+def test_ordered_list_decided_from_the_marker() -> None:
+    splitter = BlockSplitter()
+    assert splitter.feed("1. a\n\n2") == []
+    assert splitter.feed(". b\n\n3) c") == ["1. a\n\n2. b"]
 
 
 def test_fence_with_blank_lines_stays_open_until_closed() -> None:

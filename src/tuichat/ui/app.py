@@ -81,7 +81,7 @@ class TuichatApp(App[None]):
         if self._bad_theme:
             themes = ", ".join(sorted(self.available_themes))
             self.notify(f"Unknown theme {self.settings.theme!r} in config.toml; available: {themes}",
-                        title="config.toml", severity="warning", timeout=10)
+                        title="config.toml", severity="warning", timeout=10, markup=False)
         # Load the SDK in the background once the first screen is up, so the first send
         # does not pay for the import; the first paint never waits for it.
         self.call_after_refresh(self._warm_up)

@@ -177,7 +177,7 @@ class ChatScreen(Screen[None]):
             return
         if not self.app.api_key:
             self.notify(self.app.key_note or "No API key is configured.", title="No API key",
-                        severity="error", timeout=8)
+                        severity="error", timeout=8, markup=False)
             return
         self.generating = True
         try:
@@ -220,7 +220,7 @@ class ChatScreen(Screen[None]):
         if exc.kind == "auth" and self.app.key_note:
             detail = f"{detail} {self.app.key_note}".strip()
         self.transcript.end_reply(ERROR, f"{exc.title}. {detail}  (F5 retries)")
-        self.notify(f"{detail}\nPress F5 to retry.", title=exc.title, severity="error", timeout=10)
+        self.notify(f"{detail}\nPress F5 to retry.", title=exc.title, severity="error", timeout=10, markup=False)
 
     def _release(self) -> None:
         """Clear the send lock. Called from the worker's `finally`; also from the worker

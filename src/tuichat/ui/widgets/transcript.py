@@ -27,6 +27,7 @@ from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.actions import SkipAction
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -61,7 +62,8 @@ def markdown(text: str, code_theme: str) -> Markdown:
     template = _TEMPLATES.get(code_theme)
     if template is None:
         # hyperlinks=False: a link shows its address, so a link cannot hide where it goes.
-        template = _TEMPLATES[code_theme] = Markdown("", code_theme=code_theme, hyperlinks=False)
+        template = Markdown("", code_theme=code_theme, hyperlinks=False)
+        _TEMPLATES[code_theme] = template
     document = copy(template)
     document.markup = text
     document.parsed = _PARSER.parse(text)
@@ -129,12 +131,8 @@ class _Section:
     def __len__(self) -> int:
         return len(self.body) + len(self.tail)
 
-    def update(self, width: int, render: _Render, gap: Strip, finish: bool) -> int | None:
-        """Take pending text; re-render what changed.
-
-        Returns the first line of the section that changed, or None if nothing did.
-        With no width yet, the text is only split; rendering waits for a width.
-        """
+    def take(self, finish: bool) -> list[str]:
+        """Run pending text through the splitter; return the newly finished blocks."""
         new: list[str] = []
         if self.pending:
             text = "".join(self.pending)
@@ -142,41 +140,64 @@ class _Section:
             new = self.splitter.feed(text)
         if finish:
             new += self.splitter.finish()
-        new = [sanitize(block) for block in new]
-        self.blocks.extend(new)
-        if width <= 0:
-            self.width = 0
-            return None
+        return [sanitize(block) for block in new]
+
+    def update(
+        self, new: list[str], width: int, render: _Render, gap: Strip, finish: bool
+    ) -> int | None:
+        """Render the new blocks and the tail.
+
+        Returns the first line of the section that changed, or None if nothing did.
+        """
         tail_src = "" if finish else sanitize(self.splitter.tail)
-        if width != self.width:
+        changed = len(self.body)
+        full = width != self.width
+        if full:
+            # New width (or first render after blocks arrived unrendered): the blocks
+            # already held are re-rendered as one document, which is cheaper than one
+            # render per block and looks the same (one blank line between blocks).
             self.width = width
             joined = "\n\n".join(self.blocks)
             self.body = render(joined, width) if joined.strip() else []
-            self._tail_src = tail_src
-            self._tail_lines = render(tail_src, width) if tail_src.strip() else []
-            self._set_tail(gap)
-            return 0
-        changed = len(self.body)
-        for block in new:
-            if block == self._tail_src:
-                # The tail became this block unchanged: its strips are already made.
-                lines = self._tail_lines
-                self._tail_src, self._tail_lines = "", []
-            else:
-                lines = render(block, width) if block.strip() else []
-            if lines:
-                if self.body:
-                    self.body.append(gap)
-                self.body.extend(lines)
+            self._tail_src, self._tail_lines = "", []
+            changed = 0
+        self.blocks.extend(new)
+        rest = new
+        if new and new[0] == self._tail_src:
+            # The tail became this block unchanged: its strips are already made.
+            self._add(self._tail_lines, gap)
+            self._tail_src, self._tail_lines = "", []
+            rest = new[1:]
+        if rest:
+            # Several blocks finished at once (a burst of tokens) render as one document:
+            # cheaper than one render each, and it looks the same.
+            joined = "\n\n".join(rest)
+            self._add(render(joined, width) if joined.strip() else [], gap)
         if tail_src != self._tail_src:
             start = perf_counter()
             self._tail_src = tail_src
             self._tail_lines = render(tail_src, width) if tail_src.strip() else []
             self.tail_cost = perf_counter() - start
-        elif not new:
+        elif not new and not full:
             return None
+        old_tail = self.tail
         self._set_tail(gap)
+        if not new and not full:
+            # Usually a token only extends the last line of the tail: repaint from the
+            # first line that differs, not the whole tail.
+            same = 0
+            for old_line, new_line in zip(old_tail, self.tail):
+                if old_line != new_line:
+                    break
+                same += 1
+            changed += same
         return changed
+
+    def _add(self, lines: list[Strip], gap: Strip) -> None:
+        if lines:
+            if self.body:
+                self.body.append(gap)
+            self.body.extend(lines)
 
     def _set_tail(self, gap: Strip) -> None:
         lines = self._tail_lines
@@ -214,13 +235,24 @@ class _Reply(_Entry):
     def update(self, view: Transcript, width: int, finish: bool = False) -> int | None:
         """Bring the strips up to date; return the first changed line, or None."""
         full = width != self.width
-        if full and width > 0:
-            self.answer.width = self.thinking.width = 0
-            self._head = view._header_lines(self, width)
-        thought = self.thinking.update(
-            width, view._render_reasoning, view._reasoning_gap(width), finish
-        )
-        said = self.answer.update(width, view._render_markdown, Strip.blank(width), finish)
+        thoughts = self.thinking.take(finish)
+        words = self.answer.take(finish)
+        if width <= 0:
+            # Not laid out yet: keep the blocks; they are rendered with the first width.
+            self.thinking.blocks += thoughts
+            self.answer.blocks += words
+            self.thinking.width = self.answer.width = self.width = 0
+            thought = said = None
+        else:
+            if full:
+                self.answer.width = self.thinking.width = 0
+                self._head = view._header_lines(self, width)
+            thought = self.thinking.update(
+                thoughts, width, view._render_reasoning, view._reasoning_gap(width), finish
+            )
+            said = self.answer.update(
+                words, width, view._render_markdown, Strip.blank(width), finish
+            )
         if finish:
             self.streaming = False
             self.content = self.text()
@@ -230,7 +262,7 @@ class _Reply(_Entry):
         foot_key = (self.waiting, self.frame, self.status, self.note)
         if not full and thought is None and said is None and foot_key == self._foot_key:
             return None
-        if foot_key != self._foot_key:
+        if full or foot_key != self._foot_key:
             self._foot = view._footer_lines(self, width)
             self._foot_key = foot_key
         self._assemble(view, width)
@@ -317,10 +349,10 @@ class Transcript(ScrollView, can_focus=True):
         &:focus { background-tint: $foreground 3%; }
         & > .transcript--user { color: $text-accent; text-style: bold; }
         & > .transcript--assistant { color: $text-primary; text-style: bold; }
-        & > .transcript--model { color: $text-muted; }
-        & > .transcript--thinking { color: $text-muted; text-style: italic; }
-        & > .transcript--notice { color: $text-muted; text-style: italic; }
-        & > .transcript--waiting { color: $text-muted; }
+        & > .transcript--model { text-style: dim; }
+        & > .transcript--thinking { text-style: italic dim; }
+        & > .transcript--notice { text-style: italic dim; }
+        & > .transcript--waiting { text-style: dim; }
         & > .transcript--stopped { color: $text-warning; }
         & > .transcript--error { color: $text-error; text-style: bold; }
         & > .transcript--length { color: $text-warning; }
@@ -353,6 +385,7 @@ class Transcript(ScrollView, can_focus=True):
         self._cached_lines = 0
         self._style_key: tuple[Style, ...] | None = None
         self._base_style: Style | None = None
+        self._styles_changed = False
 
     # ----------------------------------------------------------------- public API
 
@@ -381,7 +414,11 @@ class Transcript(ScrollView, can_focus=True):
         model: str | None = None,
         note: str | None = None,
     ) -> None:
-        """Append a finished message: role "user", "assistant" or "notice"."""
+        """Append a finished message: role "user", "assistant" or "notice".
+
+        User text is shown as plain wrapped text, assistant text as Markdown, a notice
+        dimmed. status: "done", "stopped", "error" (note: what went wrong) or "length".
+        """
         entry = _Entry(role, content, status, reasoning, model, note)
         entry.height = entry.estimate(self._width or 80)
         self._entries.append(entry)
@@ -392,7 +429,10 @@ class Transcript(ScrollView, can_focus=True):
         self.add_message("notice", text)
 
     def begin_reply(self, model: str | None = None) -> None:
-        """Start a streamed assistant reply at the end, with a waiting indicator."""
+        """Start a streamed assistant reply at the end, with a waiting indicator.
+
+        A reply still streaming is ended first, as stopped.
+        """
         if self._reply is not None:
             self.end_reply(STOPPED)
         reply = _Reply(model)
@@ -404,13 +444,13 @@ class Transcript(ScrollView, can_focus=True):
             self._spinner = self.set_interval(0.1, self._spin, name="transcript-spinner")
 
     def append_reply(self, text: str) -> None:
-        """Add a piece of the answer. Cheap: it is drawn with the next frame."""
+        """Add a piece of the answer. Cheap: it is drawn with the next frame.
+
+        Ignored when no reply is streaming (after end_reply or clear), so a late token
+        from a cancelled request cannot land in another thread.
+        """
         reply = self._reply
-        if reply is None:
-            self.begin_reply()
-            reply = self._reply
-            assert reply is not None
-        if text:
+        if reply is not None and text:
             reply.answer.received.append(text)
             reply.answer.pending.append(text)
             self._schedule()
@@ -418,11 +458,7 @@ class Transcript(ScrollView, can_focus=True):
     def append_reasoning(self, text: str) -> None:
         """Add a piece of the model's reasoning, shown dimmed under "Thinking"."""
         reply = self._reply
-        if reply is None:
-            self.begin_reply()
-            reply = self._reply
-            assert reply is not None
-        if text:
+        if reply is not None and text:
             reply.thinking.received.append(text)
             reply.thinking.pending.append(text)
             self._schedule()
@@ -487,7 +523,7 @@ class Transcript(ScrollView, can_focus=True):
             self._sync()
         line_y = self.scroll_offset.y + y
         if width <= 0 or not entries or line_y >= self._total():
-            return Strip.blank(max(width, 0), style)
+            return Strip.blank(width if width > 0 else self.size.width, style)
         index = bisect_right(self._offsets, line_y) - 1
         entry = entries[index]
         if entry.width != width:
@@ -496,9 +532,32 @@ class Transcript(ScrollView, can_focus=True):
             return Strip.blank(width, style)
         return entry.line(line_y - self._offsets[index]).apply_style(style)
 
+    def action_scroll_home(self) -> None:
+        # Jump, don't animate: an animated scroll through a long thread would render
+        # every message it passes on the way.
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_home(animate=False, immediate=True, x_axis=False)
+
+    def action_scroll_end(self) -> None:
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+
     def on_resize(self) -> None:
         width = self.scrollable_content_region.width
+        if width > 0:
+            width = max(width, 8)  # bars and indents need a few cells; the rest is cropped
         if width != self._width:
+            anchor: tuple[int, int] | None = None
+            if self._entries and self._width > 0 and not self._at_end:
+                # Keep the message at the top of the view there: remember it before
+                # every height changes.
+                self._sync()
+                top = self.scroll_offset.y
+                index = max(0, bisect_right(self._offsets, top) - 1)
+                inner = (top - self._offsets[index]) * self._width // width
+                anchor = (index, inner)
             self._width = width
             for entry in self._entries:
                 if entry.width != width:
@@ -508,22 +567,43 @@ class Transcript(ScrollView, can_focus=True):
             self._valid = 0
             self._cached.clear()
             self._cached_lines = 0
+            if anchor is not None:
+                self._sync()
+                index, inner = anchor
+                inner = min(inner, max(0, self._entries[index].height - 1))
+                self._set_virtual_size(Size(width, self._total()))
+                self._realizing = True  # the flush below renders around the new spot
+                try:
+                    self.scroll_to(y=self._offsets[index] + inner, animate=False)
+                finally:
+                    self._realizing = False
         self._flush()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._base_style = None
-        if not self.is_mounted:
-            return
-        key = tuple(self._style(name) for name in sorted(self.COMPONENT_CLASSES))
-        if self._style_key is not None and key != self._style_key:
-            # Colours are baked into the cached strips (e.g. a theme change).
+        if self._style_key is not None:
+            # Textual updates component styles just *after* this call, so compare
+            # them on the next flush rather than now.
+            self._styles_changed = True
+            self._schedule()
+
+    def _check_styles(self) -> None:
+        """Re-render everything if the component styles changed (a theme change)."""
+        self._styles_changed = False
+        key = self._style_keys()
+        if key != self._style_key:
+            self._style_key = key  # colours are baked into the cached strips
             for entry in self._entries:
                 entry.width = 0
                 if isinstance(entry, _Reply):
                     entry.answer.width = entry.thinking.width = 0
-            self._schedule()
-        self._style_key = key
+
+    def _style_keys(self) -> tuple[Style, ...]:
+        return tuple(
+            self.get_component_rich_style(name, partial=True)
+            for name in sorted(self.COMPONENT_CLASSES)
+        )
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -549,6 +629,8 @@ class Transcript(ScrollView, can_focus=True):
         self._flush_pending = False
         if self._width <= 0:
             return
+        if self._styles_changed:
+            self._check_styles()
         start = perf_counter()
         reply = self._reply
         self._update(reply)
@@ -591,10 +673,8 @@ class Transcript(ScrollView, can_focus=True):
 
     def _index_of(self, entry: _Entry) -> int:
         entries = self._entries
-        # The reply is nearly always the last entry.
-        if entries and entries[-1] is entry:
-            return len(entries) - 1
-        return next(i for i, e in enumerate(entries) if e is entry)
+        # The reply is the last entry, or close to it (a notice added while streaming).
+        return next(i for i in range(len(entries) - 1, -1, -1) if entries[i] is entry)
 
     def _sync(self) -> None:
         """Recompute line offsets of entries whose predecessors changed height."""
@@ -620,9 +700,6 @@ class Transcript(ScrollView, can_focus=True):
             start = max(changed_from, top)
             if start < bottom:
                 self.refresh_lines(start, bottom - start)
-
-    def _render_entry(self, entry: _Entry, width: int) -> None:
-        entry.render(self, width)
 
     def _needs_render(self, top: int) -> bool:
         self._sync()
@@ -659,7 +736,7 @@ class Transcript(ScrollView, can_focus=True):
                     first -= 1
                     entry = entries[first]
                     if entry.width != width:
-                        self._render_entry(entry, width)
+                        entry.render(self, width)
                         lowest = first
                     covered += entry.height
                 last = len(entries)
@@ -673,7 +750,7 @@ class Transcript(ScrollView, can_focus=True):
                 while last < len(entries) and covered < inner + 2 * height:
                     entry = entries[last]
                     if entry.width != width:
-                        self._render_entry(entry, width)
+                        entry.render(self, width)
                         lowest = last if lowest is None else lowest
                     covered += entry.height
                     last += 1
@@ -683,7 +760,7 @@ class Transcript(ScrollView, can_focus=True):
                     first -= 1
                     entry = entries[first]
                     if entry.width != width:
-                        self._render_entry(entry, width)
+                        entry.render(self, width)
                         lowest = first
                     covered += entry.height
             if lowest is not None:
@@ -735,6 +812,11 @@ class Transcript(ScrollView, can_focus=True):
     # ------------------------------------------------------------- rendering
 
     def _style(self, name: str) -> Style:
+        # Partial: only what the component rule sets, no background. Muted text uses
+        # "dim" rather than a translucent colour (which a partial style can't blend), so
+        # styles don't change when the focus tint does, and strips stay cached.
+        if self._style_key is None:
+            self._style_key = self._style_keys()
         return self.get_component_rich_style(name, partial=True)
 
     def _strips(self, renderable: RenderableType, width: int) -> list[Strip]:
@@ -773,7 +855,8 @@ class Transcript(ScrollView, can_focus=True):
             header = Text("▌ ", style=style)
             header.append("You", style)
         else:
-            header = Text("Assistant", style=self._style("transcript--assistant"))
+            header = Text()
+            header.append("Assistant", self._style("transcript--assistant"))
             if entry.model:
                 header.append(" · " + sanitize(entry.model), self._style("transcript--model"))
         header.no_wrap = True
@@ -783,16 +866,16 @@ class Transcript(ScrollView, can_focus=True):
     def _footer_lines(self, entry: _Entry, width: int) -> list[Strip]:
         if isinstance(entry, _Reply) and entry.waiting:
             frame = _SPINNER[entry.frame % len(_SPINNER)]
-            return self._strips(Text(f"{frame} …", style=self._style("transcript--waiting")), width)
+            waiting = Text(f"{frame} …", style=self._style("transcript--waiting"))
+            return self._strips(waiting, width)
         note = sanitize(entry.note) if entry.note else ""
         if entry.status == STOPPED:
             line = Text("⏹ stopped", style=self._style("transcript--stopped"))
         elif entry.status == ERROR:
             line = Text("⚠ error", style=self._style("transcript--error"))
         elif entry.status == LENGTH:
-            line = Text(
-                "✂ cut off: the model hit its token limit", style=self._style("transcript--length")
-            )
+            line = Text("✂ cut off: the model hit its token limit")
+            line.stylize(self._style("transcript--length"))
         elif entry.status == DONE and not entry.content.strip() and entry.role == "assistant":
             line = Text("(empty reply)", style=self._style("transcript--waiting"))
         else:
@@ -804,7 +887,7 @@ class Transcript(ScrollView, can_focus=True):
     def _message_lines(self, entry: _Entry, width: int) -> list[Strip]:
         """Render a whole finished message at `width`."""
         blank = Strip.blank(width)
-        if entry.role == "notice":
+        if entry.role in ("notice", "system"):
             style = self._style("transcript--notice")
             body = self._render_plain(sanitize(entry.content), width - 2, style)
             return [*self._barred(body, "│ ", style), blank]
