@@ -3,6 +3,7 @@
 Not a test: it prints figures and the budget they are held to (PERFORMANCE.md):
   - start to first full screen <= 0.6 s median (goal 0.5 s), real terminal, empty DB
   - the openai SDK is imported after the first paint, never before
+  - resident memory after start (idle, empty DB) <= 70 MB
 
 Usage (from the repository root, with the project's venv):
   python bench/startup.py                # 10 runs
@@ -23,8 +24,12 @@ Method
   One more run is instrumented from inside (a small script wrapped around tuichat.cli.main
   that hooks the import system and the terminal driver's write): it tells when the first
   frame with "Quit" was handed to the terminal, and when and in which thread `openai` was
-  first imported, and how long the warm-up import took. `python -X importtime` checks
-  that `import tuichat.cli, tuichat.ui.app` pulls in no `openai` module.
+  first imported, and how long the warm-up took (the app imports the SDK and builds its
+  client in a worker thread when the user starts typing: the bench types one letter once
+  the screen is up). `python -X importtime` checks that `import tuichat.cli,
+  tuichat.ui.app` pulls in no `openai` module.
+  Memory: in each timed run, VmRSS of the tuichat process 1 s after its first full screen
+  (idle, nothing typed); the instrumented run also gives it after the warm-up (SDK loaded).
 """
 
 from __future__ import annotations
@@ -49,6 +54,21 @@ POLL_S = 0.002
 
 
 # --------------------------------------------------------------------------- tmux
+
+
+RSS_BUDGET_MB = 70
+RSS_AFTER_S = 1.0
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of `pid` in MB (VmRSS; nan if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 class TmuxError(RuntimeError):
@@ -245,12 +265,13 @@ def write(self, data):
         mark("first_full_frame")
     _write(self, data)
 LinuxDriver.write = write
-_import_openai = appmod._import_openai
-def warm():
+from tuichat.providers.openai import OpenAIProvider
+_warm_up = OpenAIProvider.warm_up
+def warm(self):
     mark("warm_up_start")
-    _import_openai()
+    _warm_up(self)
     mark("warm_up_end")
-appmod._import_openai = warm
+OpenAIProvider.warm_up = warm
 sys.argv = ["tuichat"] + sys.argv[2:]
 sys.exit(tuichat.cli.main(sys.argv[1:]))
 """
@@ -341,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  tuichat: {tuichat}")
     raw: list[float] = []
     base: list[float] = []
+    rss: list[float] = []
+    rss_warm = float("nan")
     probe: dict[str, float | str] = {}
     probe_raw = float("nan")
     root = Path(tempfile.mkdtemp(prefix="tuichat-startup-"))
@@ -361,10 +384,13 @@ def main(argv: list[str] | None = None) -> int:
             if i < args.runs:
                 tmp = root / f"run{i}"
                 t, pid, _ = time_to_screen(tmux, f"run{i}", app_argv(tuichat, tmp, base_url), app_env(tmp))
+                time.sleep(RSS_AFTER_S)
+                rss.append(rss_mb(pid))
                 tmux.kill(f"run{i}", pid)  # and wait until it is gone: runs never overlap
                 raw.append(t)
                 print(f"  run {i + 1:2d}: {t * 1000:6.1f} ms   (trivial program: {base[-1] * 1000:5.1f} ms)"
-                      if i < n_base else f"  run {i + 1:2d}: {t * 1000:6.1f} ms", flush=True)
+                      if i < n_base else f"  run {i + 1:2d}: {t * 1000:6.1f} ms", f"  RSS {rss[-1]:5.1f} MB",
+                      flush=True)
 
         # The instrumented run.
         tmp = root / "probe"
@@ -377,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         probe_raw, pid, _ = time_to_screen(
             tmux, "probe", [python, str(script), str(out), *app_argv(tuichat, tmp, base_url)[1:]], app_env(tmp)
         )
+        time.sleep(0.3)
+        tmux.send_keys("probe", "-l", "h")  # typing starts the SDK warm-up
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -386,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
             if "warm_up_end" in probe:
                 break
             time.sleep(0.05)
+        time.sleep(0.3)
+        rss_warm = rss_mb(pid)
         tmux.kill("probe", pid)
         probe = {k: (v - t0 if isinstance(v, float) else v) for k, v in probe.items()}
     finally:
@@ -408,6 +438,10 @@ def main(argv: list[str] | None = None) -> int:
     goal = "meets the goal" if raw_med <= GOAL_S else "misses the goal"
     print(f"  budget: <= {BUDGET_S * 1000:.0f} ms median (goal {GOAL_S * 1000:.0f} ms): raw median is {verdict},"
           f" {goal}")
+    rss_verdict = "within budget" if median(rss) <= RSS_BUDGET_MB else "OVER BUDGET"
+    print(f"  resident memory {RSS_AFTER_S:g} s after the first full screen   {median(rss):7.1f} MB"
+          f"   (min {min(rss):.1f}, max {max(rss):.1f}); budget <= {RSS_BUDGET_MB} MB: {rss_verdict}")
+    print(f"  ... after typing a letter (the SDK warm-up has run)  {rss_warm:5.1f} MB (instrumented run; no budget)")
     print()
     print("instrumented run (times from just before the spawn)")
 
@@ -423,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  full screen seen in tmux (this run)             {probe_raw * 1000:7.1f} ms")
     print(f"  openai first imported                           {at('openai_first_import')}"
           f"   (thread: {probe.get('openai_thread', '-')})")
-    print(f"  warm-up import of openai: start / end           {at('warm_up_start')} / {at('warm_up_end')}")
+    print(f"  SDK warm-up (after typing): start / end         {at('warm_up_start')} / {at('warm_up_end')}")
     first_import = probe.get("openai_first_import")
     first_frame = probe.get("first_full_frame")
     if isinstance(first_import, float) and isinstance(first_frame, float):
@@ -434,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  openai was not imported at all before the run ended")
     if isinstance(probe.get("warm_up_end"), float) and isinstance(probe.get("warm_up_start"), float):
         dur = probe["warm_up_end"] - probe["warm_up_start"]  # type: ignore[operator]
-        print(f"  openai import in the app's background thread     {dur * 1000:7.1f} ms (wall)")
+        print(f"  SDK import + client in the app's worker thread  {dur * 1000:7.1f} ms (wall)")
     print()
     print("python -X importtime")
     print(f"  import tuichat.cli, tuichat.ui.app: {import_s * 1000:.1f} ms;"

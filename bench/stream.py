@@ -26,8 +26,9 @@ Method
   "data: [DONE]" event (the last byte; the server sends the finish, usage and [DONE]
   events right after the last content event, without pacing).
   Every run is a fresh process with an empty database, i.e. the first send of a new
-  app, with the openai SDK already imported (the app imports it in the background at
-  start-up); no run inherits caches warmed by another.
+  app, with the openai SDK already imported (the app imports it and builds its client
+  in a worker thread once the user starts typing); no run inherits caches warmed by
+  another.
   headless: the real TuichatApp (built as tests/apphelpers.py builds it, with the CLI's
     provider settings) under App.run_test(size=(120, 40)), in a child process
     (--headless-child). The prompt is put in the composer and Enter pressed. CPU is
@@ -39,9 +40,9 @@ Method
     the relay's timestamps and also from the moment the text reached
     Transcript.append_reply.
   tmux: `tuichat` in a private tmux server, 120x40. After its first screen, the bench
-    waits until the warm-up import of openai is done (pydantic_core mapped into the
-    process) and the process is idle, reads utime+stime of the tuichat process from
-    /proc/PID/stat, types the prompt, waits until it shows in the composer, presses
+    types the prompt (which starts the app's SDK warm-up), waits until it shows in the
+    composer, the warm-up is done (pydantic_core mapped into the process) and the process
+    is idle, reads utime+stime of the tuichat process from /proc/PID/stat, presses
     Enter, and polls `capture-pane` (through a tmux control-mode client, ~0.1 ms a poll):
     every 2 ms until the first token is on screen, every 50 ms until the relay has
     passed on [DONE], then every 2 ms (paced) or 10 ms (full speed) until the end-marker
@@ -402,7 +403,6 @@ async def _headless(case: Case, base_url: str, db: Path, profile: Path | None) -
     app = _build_app(base_url, db)
     async with app.run_test(size=SIZE) as pilot:
         await _until(lambda: isinstance(app.screen, ChatScreen), 10)
-        await _until(lambda: not any(w.name == "warm-up" and w.is_running for w in app.workers), 10)
         await pilot.pause()
         screen = app.screen
         transcript = screen.query_one(Transcript)
@@ -431,7 +431,9 @@ async def _headless(case: Case, base_url: str, db: Path, profile: Path | None) -
         transcript.append_reply = spy_append  # type: ignore[method-assign]
         transcript.render_line = spy_render  # type: ignore[method-assign]
 
-        composer.text = PROMPT
+        composer.text = PROMPT  # starts the SDK warm-up, as typing does; wait it out
+        await _until(lambda: app._warm_up_worker is not None and app._warm_up_worker.is_finished, 15)
+        await pilot.pause()
         profiler = None
         if profile is not None:
             import cProfile
@@ -509,22 +511,22 @@ def tmux_once(tmux, case: Case, backend: Backend, tmp: Path, name: str) -> Resul
     try:
         if b"tuichat" not in Path(f"/proc/{pid}/cmdline").read_bytes():
             raise TmuxError(f"the pane's process {pid} is not tuichat; cannot read its CPU")
-        wait_warm(pid)
 
         def screen() -> str:
             return "\n".join(tmux.capture(name))
 
         backend.events.clear()
-        cpu0 = proc_cpu(pid)
+        # Typing starts the app's SDK warm-up (import + client, in a worker thread). The
+        # prompt is typed first and Enter pressed only once the text is in the composer
+        # and the warm-up is over, so CPU and latencies are the streaming's alone.
         tmux.send_keys(name, "-l", PROMPT)
-        # Enter only once the text is in the composer: an Enter that arrives in the same
-        # read as the text is handled (a priority binding) before the text is inserted,
-        # and the send is silently dropped (see bench/README.md).
         limit = time.monotonic() + 10
         while PROMPT not in screen():
             if time.monotonic() > limit:
                 raise TmuxError("the prompt never showed in the composer")
             time.sleep(0.005)
+        wait_warm(pid)
+        cpu0 = proc_cpu(pid)
         t0 = time.monotonic()
         tmux.send_keys(name, "Enter")
         limit = t0 + 60 + (case.tokens / case.rate if case.rate > 0 else 0)

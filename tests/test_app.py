@@ -252,6 +252,26 @@ async def test_shift_enter_and_ctrl_j_insert_newlines(tmp_path, fake_server):
         assert fake_server.chat_requests == [] and screen.thread is None
 
 
+async def test_enter_in_the_same_read_as_typed_text_sends_all_of_it(tmp_path, fake_server):
+    # A terminal can deliver "thanks\r" in one read (fast typing, or a busy UI loop): the
+    # keys are queued together, and Enter must not overtake the letters before it.
+    from textual import events
+
+    fake_server.script(Reply.text("ok"))
+    app = make_app(tmp_path, fake_server.base_url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen, transcript, composer = parts(app)
+        for char in "thanks":
+            app.post_message(events.Key(char, char))
+        app.post_message(events.Key("enter", "\r"))
+        await wait_for(pilot, lambda: screen.thread is not None and not screen.generating)
+        assert [m.content for m in app.store.messages(screen.thread.id)][:1] == ["thanks"]
+        assert composer.text == ""
+        # The same for a newline typed in the middle of a burst.
+        for key, char in [("a", "a"), ("ctrl+j", "\n"), ("b", "b")]:
+            app.post_message(events.Key(key, char))
+        await wait_for(pilot, lambda: composer.text == "a\nb")
+
 async def test_model_output_is_never_markup_or_escape_codes(tmp_path, fake_server):
     fake_server.script(Reply.text("[bold red]not markup[/] \x1b[31mred\x1b[0m done"))
     app = make_app(tmp_path, fake_server.base_url)
@@ -312,3 +332,44 @@ async def test_server_error_text_is_not_markup(tmp_path, fake_server):
 
         shown = [str(toast.render()) for toast in app.screen.query(Toast)]
         assert any("broken [/] tag and [b]$variable" in text for text in shown), shown
+
+
+async def test_sdk_client_is_built_in_the_background_once_typing_starts(tmp_path, fake_server):
+    # Browsing history never builds the SDK client (~25 MB); typing does, in a worker
+    # thread, so the first send does not wait for it on the UI loop.
+    fake_server.script(Reply.text("warm"))
+    app = make_app(tmp_path, fake_server.base_url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        provider = app.session.provider
+        await pilot.pause(0.3)
+        assert provider._client is None and app._warm_up_worker is None
+        await pilot.press("h")
+        await wait_for(pilot, lambda: provider._client is not None)
+        client = provider._client
+        await pilot.press("i", "enter")
+        screen, transcript, _ = parts(app)
+        await wait_for(pilot, lambda: screen.thread is not None and not screen.generating)
+        assert "warm" in transcript.all_text()
+        assert provider._client is client  # the warmed client is the one that streamed
+
+async def test_unsent_draft_survives_quitting(tmp_path, fake_server):
+    from tuichat.store import Store
+
+    db = tmp_path / "tuichat.db"
+    app = make_app(tmp_path, fake_server.base_url, store=Store(db))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press(*"half a thought", "ctrl+j", *"続きは明日")
+        _, _, composer = parts(app)
+        assert composer.text == "half a thought\n続きは明日"
+        await pilot.press("ctrl+q")
+    app = make_app(tmp_path, fake_server.base_url, store=Store(db))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen, _, composer = parts(app)
+        assert composer.text == "half a thought\n続きは明日"
+        assert composer.cursor_location == composer.document.end
+        # Once sent, the draft is gone for the next start.
+        fake_server.script(Reply.text("ok"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.thread is not None and not screen.generating)
+        await pilot.pause(1.2)  # the draft is saved by a 1 s timer
+        assert app.store.get_draft() == ""

@@ -383,3 +383,15 @@ def test_reopening_the_file_shows_the_same_data(db_file: Path) -> None:
         assert store.list_threads() == threads
         assert store.messages(thread.id) == messages
         assert store.get_thread(thread.id).title == "Why?"
+
+
+def test_draft_round_trip_and_clear(db_file: Path, clock) -> None:
+    with Store(db_file, clock=clock) as store:
+        assert store.get_draft() == ""
+        store.save_draft("書きかけの\nmessage")
+        store.save_draft("書きかけの\nmessage, longer")
+    with Store(db_file, clock=clock) as store:  # survives closing the file
+        assert store.get_draft() == "書きかけの\nmessage, longer"
+        store.save_draft("")
+        assert store.get_draft() == ""
+        assert store._conn.execute("SELECT count(*) FROM drafts").fetchone()[0] == 0

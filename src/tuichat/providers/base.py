@@ -16,3 +16,8 @@ class Provider(Protocol):
     ) -> AsyncIterator[Event]: ...
 
     async def aclose(self) -> None: ...
+
+    def warm_up(self) -> None:
+        """Do the slow one-time setup (imports, client, TLS context) now. Called from a
+        worker thread after the first paint so the first send does not stall the UI."""
+

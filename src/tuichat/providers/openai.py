@@ -7,7 +7,9 @@ to delay the first screen, and nothing needs it before a message is sent. Keep e
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -48,12 +50,18 @@ class OpenAIProvider:
         # Only used to tell the user which variable to check after a 401.
         self._api_key_env = api_key_env or ("AZURE_OPENAI_API_KEY" if azure_api_version else "OPENAI_API_KEY")
         self._client: AsyncOpenAI | None = None
+        # warm_up builds the client in a worker thread; the event loop may ask at once.
+        self._client_lock = threading.Lock()
         # Some servers answer 400 to stream_options; after one such answer, stop sending it.
         self._send_stream_options = True
 
     # --- client ----------------------------------------------------------------------
 
     def _get_client(self) -> AsyncOpenAI:
+        with self._client_lock:
+            return self._build_client()
+
+    def _build_client(self) -> AsyncOpenAI:
         if self._client is None:
             import openai  # lazy: see the module docstring
 
@@ -76,6 +84,23 @@ class OpenAIProvider:
                 raise self._error("config", "The server settings are incomplete", str(exc)) from None
         return self._client
 
+    async def _ready_client(self) -> AsyncOpenAI:
+        """The client, built in a worker thread the first time: importing the SDK takes
+        ~0.4 s, which must never freeze the UI loop, even if the warm-up has not run."""
+        if self._client is not None:
+            return self._client
+        return await asyncio.to_thread(self._get_client)
+
+    def warm_up(self) -> None:
+        try:
+            client = self._get_client()
+            # The resources and the streaming types load lazily on the first request.
+            client.chat.completions  # noqa: B018
+            client.models  # noqa: B018
+            import openai.types.chat  # noqa: F401
+        except ProviderError:
+            pass  # the first send reports it properly
+
     async def aclose(self) -> None:
         client, self._client = self._client, None
         if client is not None:
@@ -84,7 +109,7 @@ class OpenAIProvider:
     async def list_models(self) -> list[str]:
         """The model ids the server offers, sorted; [] if it has no list or fails."""
         try:
-            client = self._get_client()
+            client = await self._ready_client()
             ids = {m.id async for m in client.models.list(timeout=min(self._timeout, 10.0)) if getattr(m, "id", None)}
         except Exception:  # a missing model list must never break anything
             return []
@@ -95,6 +120,7 @@ class OpenAIProvider:
     async def stream(
         self, messages: list[dict[str, str]], model: str, params: dict[str, Any]
     ) -> AsyncIterator[Event]:
+        await self._ready_client()  # also imports the SDK, off the event loop
         import httpx2
         import openai
 
@@ -125,7 +151,7 @@ class OpenAIProvider:
         any text has arrived, which is the only time a retry is safe."""
         import openai
 
-        client = self._get_client()
+        client = await self._ready_client()
         while True:
             extra: dict[str, Any] = {}
             if self._send_stream_options:

@@ -108,3 +108,12 @@ def m002_streaming_index(conn: sqlite3.Connection) -> None:
     # recover_streaming() runs at every start; without this partial index it would scan
     # every message ever stored. Only live replies are in it, so it stays a few rows.
     conn.execute("CREATE INDEX messages_streaming ON messages (id) WHERE status = 'streaming'")
+
+
+@migration
+def m003_drafts(conn: sqlite3.Connection) -> None:
+    # The composer's unsent text, so quitting (or a crash) never loses what was typed.
+    # One row per slot; the app uses a single slot today.
+    conn.execute(
+        "CREATE TABLE drafts (slot TEXT PRIMARY KEY, text TEXT NOT NULL, updated_at REAL NOT NULL)"
+    )

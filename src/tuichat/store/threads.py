@@ -258,3 +258,21 @@ class Store:
                 (STOPPED, self._clock()),
             )
         return cur.rowcount
+
+    # Drafts
+
+    def get_draft(self, slot: str = "composer") -> str:
+        row = self._conn.execute("SELECT text FROM drafts WHERE slot = ?", (slot,)).fetchone()
+        return row[0] if row else ""
+
+    def save_draft(self, text: str, slot: str = "composer") -> None:
+        """Keep `text` as the unsent draft; an empty text removes it."""
+        with self._conn:
+            if text:
+                self._conn.execute(
+                    "INSERT INTO drafts (slot, text, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (slot) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
+                    (slot, text, self._clock()),
+                )
+            else:
+                self._conn.execute("DELETE FROM drafts WHERE slot = ?", (slot,))

@@ -84,6 +84,7 @@ class ChatScreen(Screen[None]):
         self.thread: Thread | None = thread  # None until the first message of a new thread
         self.generating = False
         self._worker: Worker[None] | None = None
+        self._draft_dirty = False
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -112,7 +113,34 @@ class ChatScreen(Screen[None]):
             self.show_new_thread()
         if not self.app.api_key:
             self.transcript.add_notice(self.app.key_note)
+        self._composer = self.composer
+        self.restore_draft()
         self.composer.focus()
+        self.set_interval(1.0, self.save_draft)
+
+    def on_unmount(self) -> None:
+        self.save_draft()
+
+    # -- the draft: what is typed survives a quit or a crash ---------------------------------
+
+    def restore_draft(self) -> None:
+        draft = self.app.store.get_draft()
+        if draft and not self.composer.text:
+            self.composer.text = draft
+            self.composer.move_cursor(self.composer.document.end)
+        self._draft_dirty = False
+
+    def on_text_area_changed(self, event: Composer.Changed) -> None:
+        # Saved by the interval timer, not per keystroke.
+        self._draft_dirty = True
+        if event.text_area.text:
+            self.app.warm_up()  # a message is coming: load the SDK while it is typed
+
+    def save_draft(self) -> None:
+        if self._draft_dirty:
+            self._draft_dirty = False
+            # By on_unmount the composer is no longer queryable, but still holds its text.
+            self.app.store.save_draft(self._composer.text)
 
     # -- what is shown --------------------------------------------------------------------
 

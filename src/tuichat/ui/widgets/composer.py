@@ -53,12 +53,23 @@ class Composer(TextArea):
             placeholder="Message  (Enter send · Shift+Enter / Ctrl+J newline)",
         )
 
+    # Priority bindings run in the app's message loop, while the letters typed before the
+    # key are still queued for this widget: a terminal read of "thanks\r" would otherwise
+    # send "" and leave "thanks" behind. Deferring with call_later runs the action after
+    # everything already queued here.
+
     def action_submit(self) -> None:
+        self.call_later(self._submit)
+
+    def action_newline(self) -> None:
+        self.call_later(self._newline)
+
+    def _submit(self) -> None:
         # Trailing newlines are never meant (a paste that ends in one, a stray Ctrl+J).
         text = self.text.rstrip("\n")
         if text.strip():
             self.post_message(self.Submitted(self, text))
 
-    def action_newline(self) -> None:
+    def _newline(self) -> None:
         start, end = self.selection
         self.replace("\n", start, end, maintain_selection_offset=False)

@@ -633,6 +633,12 @@ class Transcript(ScrollView, can_focus=True):
             self._check_styles()
         start = perf_counter()
         reply = self._reply
+        if reply is not None and reply.waiting:
+            # Nothing streamed yet (begin_reply's flush): the first token must not wait
+            # for a frame slot; it is drawn the moment it arrives.
+            self._update(reply)
+            self._next_flush = 0.0
+            return
         self._update(reply)
         # Re-rendering the unfinished tail is the only work repeated every frame. A huge
         # tail (a long code fence) makes frames wait three times its render time, so it
