@@ -113,7 +113,8 @@ class FakeServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
-        self.models: list[str] | None = list(DEFAULT_MODELS)
+        self.models: list[str] | None = list(DEFAULT_MODELS)  # None: GET /models answers 404
+        self.models_delay = 0.0  # seconds before answering GET /models (a slow server)
         self.default_reply = Reply.text(DEFAULT_TEXT, usage="auto")
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
@@ -265,6 +266,8 @@ class FakeServer:
     async def _respond(self, req: RecordedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Answer one request. Returns False when the connection must not be reused."""
         if req.method == "GET" and req.path.endswith("/models"):
+            if self.models_delay:
+                await asyncio.sleep(self.models_delay)
             if self.models is None:
                 return await _send_json(writer, 404, _not_found("models"))
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]

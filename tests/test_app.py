@@ -232,11 +232,18 @@ async def test_keymap_remaps_a_binding(tmp_path, fake_server):
 
 
 async def test_every_binding_has_an_id_that_config_accepts(tmp_path, fake_server):
+    from tuichat.ui.screens.dialogs import ConfirmDialog, TextPromptDialog
     from tuichat.ui.screens.persona_picker import PersonaPicker
     from tuichat.ui.app import TuichatApp
+    from tuichat.ui.widgets.thread_panel import ThreadFilter
+    from tuichat.ui.screens.code_picker import CodePicker
+    from tuichat.ui.screens.search import SearchScreen
+    from tuichat.ui.widgets.transcript import Transcript
+    from tuichat.ui.screens.model_picker import ModelPicker
 
     ids = set()
-    for cls in (TuichatApp, ChatScreen, Composer, PersonaPicker):
+    for cls in (TuichatApp, ChatScreen, Composer, PersonaPicker, ThreadList, ThreadFilter,
+                ConfirmDialog, TextPromptDialog, SearchScreen, CodePicker, Transcript, ModelPicker):
         for binding in cls.BINDINGS:
             assert binding.id, f"{cls.__name__} binding {binding.key} has no id"
             ids.add(binding.id)

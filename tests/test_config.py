@@ -44,6 +44,7 @@ def test_missing_default_file_gives_defaults(tmp_path, monkeypatch):
     assert settings.default_persona == "default"
     assert settings.keymap == {}
     assert settings.timeout == 60.0
+    assert settings.auto_title is False
     assert settings.config_path is None
 
 
@@ -73,6 +74,7 @@ default_persona = "ojousama"
 timeout = 30
 theme = "nord"
 azure_api_version = "2024-06-01"
+auto_title = true
 
 [keymap]
 reset = "ctrl+e"
@@ -88,6 +90,7 @@ quit = "ctrl+q, f10"
     assert s.timeout == 30.0 and isinstance(s.timeout, float)
     assert s.theme == "nord"
     assert s.azure_api_version == "2024-06-01"
+    assert s.auto_title is True
     assert s.keymap == {"reset": "ctrl+e", "quit": "ctrl+q,f10"}
 
 
@@ -144,6 +147,8 @@ def test_api_key_env_holding_a_key_is_rejected(tmp_path):
         ('base_url = "localhost:8080"\n', 1, "http:// or https://"),
         ('theme = ["a"]\n', 1, "got array"),
         ('keymap = "ctrl+e"\n', 1, "'keymap' must be a table"),
+        ('model = "m"\nauto_title = "yes"\n', 2, "'auto_title' must be true or false, got string"),
+        ('auto_title = 1\n', 1, "'auto_title' must be true or false, got integer"),
     ],
 )
 def test_wrong_types_and_values_name_the_line(tmp_path, text, line, words):
@@ -152,6 +157,21 @@ def test_wrong_types_and_values_name_the_line(tmp_path, text, line, words):
     assert err.detail.startswith(f"{path}:{line}:")
     assert words in err.detail
     assert err.title  # a title for the CLI's one-line message
+
+
+def test_auto_title_false_is_kept(tmp_path):
+    assert load_settings(write(tmp_path, "auto_title = false\n"), env=NO_ENV).auto_title is False
+
+
+def test_auto_title_typo_suggests_the_key(tmp_path):
+    err = config_error(write(tmp_path, "auto_titel = true\n"))
+    assert "did you mean 'auto_title'" in err.detail
+
+
+def test_keymap_accepts_the_thread_bindings(tmp_path):
+    path = write(tmp_path, '[keymap]\nrename_thread = "f3"\ndelete_thread = "f9"\n"threads.delete" = "x"\n')
+    s = load_settings(path, env=NO_ENV)
+    assert s.keymap == {"rename_thread": "f3", "delete_thread": "f9", "threads.delete": "x"}
 
 
 def test_keymap_unknown_binding_names_line_and_valid_ids(tmp_path):
@@ -330,3 +350,25 @@ def test_line_of_ignores_keys_inside_multiline_strings_and_other_tables():
     assert line_of(text, "reset") is None  # not at the top level
     assert line_of(text, None, "keymap") == 5
     assert line_of(text, "missing") is None
+
+
+def test_models_list_is_read_and_tidied(tmp_path):
+    path = write(tmp_path, 'model = "m"\nmodels = ["gpt-4o", " qwen3:8b ", "gpt-4o", "日本語-model"]\n')
+    assert load_settings(path, env=NO_ENV).models == ["gpt-4o", "qwen3:8b", "日本語-model"]
+    assert load_settings(write(tmp_path, 'model = "m"\n'), env=NO_ENV).models == []
+
+
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ('models = "gpt-4o"\n', 1, "'models' must be a list of model names, got string"),
+        ('model = "m"\nmodels = ["a", 3]\n', 2, "'models' must hold only strings, got integer"),
+        ('models = ["a", " "]\n', 1, "'models' holds an empty name"),
+        ('modles = ["a"]\n', 1, "did you mean 'models'"),
+    ],
+)
+def test_models_list_is_checked_strictly(tmp_path, text, line, words):
+    path = write(tmp_path, text)
+    err = config_error(path)
+    assert err.detail.startswith(f"{path}:{line}:")
+    assert words in err.detail

@@ -395,3 +395,16 @@ def test_draft_round_trip_and_clear(db_file: Path, clock) -> None:
         store.save_draft("")
         assert store.get_draft() == ""
         assert store._conn.execute("SELECT count(*) FROM drafts").fetchone()[0] == 0
+
+
+def test_recent_messages_reads_the_live_tail_in_order(store: Store) -> None:
+    from tuichat.core.models import SUPERSEDED
+
+    thread = store.create_thread("default", "m")
+    store.add_message(thread.id, "system", "note")
+    ids = [store.add_message(thread.id, role, f"m{i}").id
+           for i, role in enumerate(["user", "assistant"] * 5)]
+    store.update_message(ids[-1], status=SUPERSEDED)
+    tail = store.recent_messages(thread.id, 3)
+    assert [m.content for m in tail] == ["m6", "m7", "m8"]  # m9 superseded, oldest first
+    assert [m.content for m in store.recent_messages(thread.id, 100)][0] == "m0"  # no system

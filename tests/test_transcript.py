@@ -506,3 +506,137 @@ async def test_resize_keeps_the_message_at_the_top_of_the_view() -> None:
         await pilot.resize_terminal(130, 20)
         await settle(pilot)
         assert view.visible_text().splitlines()[1].startswith("▌ message number 200 ")
+
+
+# ------------------------------------------------- jumping to a message, message cursor
+
+
+def fill(view: Transcript, count: int) -> None:
+    for i in range(count):
+        view.add_message("user" if i % 2 == 0 else "assistant", f"message number {i} " + "lorem ipsum " * (i % 13))
+
+
+async def test_scroll_to_message_shows_it_at_the_top_and_renders_only_around_it() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(Transcript)
+        view.add_notice("a notice is not a message")
+        fill(view, 5000)
+        await settle(pilot)
+        assert view.message_count == 5000
+        renders: list[str] = []
+        render = view._render_markdown
+
+        def spy(text: str, width: int):  # type: ignore[no-untyped-def]
+            renders.append(text)
+            return render(text, width)
+
+        view._render_markdown = spy  # type: ignore[method-assign]
+        view.scroll_to_message(1001)  # an assistant message, counted without the notice
+        # At once, before any frame: the message heads the view.
+        assert view.visible_text().splitlines()[:2] == ["Assistant", "message number 1001"]
+        await settle(pilot)
+        assert view.visible_text().splitlines()[:2] == ["Assistant", "message number 1001"]
+        assert len(renders) < 40  # a screenful or two of the 2,500 replies
+        assert view.cursor == 1001 and view.highlighted_text == "message number 1001 "
+
+        # It no longer follows the end: new messages do not move the view.
+        view.add_message("user", "a new question")
+        view.begin_reply()
+        view.append_reply("a new answer")
+        await settle(pilot)
+        assert view.visible_text().splitlines()[:2] == ["Assistant", "message number 1001"]
+        view.end_reply()
+
+
+async def test_scroll_to_message_before_the_widget_has_a_size() -> None:
+    class EarlyApp(App[None]):
+        def compose(self) -> ComposeResult:
+            view = Transcript()
+            fill(view, 300)
+            view.scroll_to_message(7)
+            yield view
+
+    app = EarlyApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        view = app.query_one(Transcript)
+        head = view.visible_text().splitlines()[:2]
+        assert head[0] == "Assistant" and head[1].startswith("message number 7 lorem")
+
+
+async def test_scroll_to_message_finds_a_line_far_down_a_long_message() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(Transcript)
+        fill(view, 50)
+        view.add_message("assistant", "\n\n".join(f"paragraph {i}" for i in range(60)) + "\n\nthe NEEDLE is here")
+        fill(view, 50)
+        await settle(pilot)
+        view.scroll_to_message(50, find="needle")
+        await settle(pilot)
+        assert "the NEEDLE is here" in view.visible_text()
+        view.scroll_to_message(50)
+        await settle(pilot)
+        assert view.visible_text().splitlines()[:2] == ["Assistant", "paragraph 0"]
+
+
+async def test_message_cursor_moves_marks_and_skips_notices_without_re_rendering() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(Transcript)
+        fill(view, 40)
+        view.add_notice("a notice between messages")
+        view.add_message("user", "last question")
+        await settle(pilot)
+        view.focus()
+        await settle(pilot)
+        renders: list[str] = []
+        render = view._render_markdown
+
+        def spy(text: str, width: int):  # type: ignore[no-untyped-def]
+            renders.append(text)
+            return render(text, width)
+
+        view._render_markdown = spy  # type: ignore[method-assign]
+        assert view.cursor is None
+        await pilot.press("k")
+        assert view.cursor == 40 and view.highlighted_text == "last question"
+        await pilot.press("k")
+        assert view.cursor == 39  # the notice was skipped
+        await pilot.press("j", "j", "j")
+        assert view.cursor == 40  # stays on the last message
+        await settle(pilot)
+        assert renders == []  # moving the highlight only restyles lines as they are drawn
+
+        def background(text: str) -> object:
+            y = next(y for y in range(SIZE[1]) if text in view.render_line(y).text)
+            return list(view.render_line(y))[-1].style.bgcolor  # the padding at the end
+
+        assert background("last question") != background("a notice between messages")
+        await pilot.press("k")
+        await settle(pilot)
+        assert background("last question") == background("a notice between messages")
+
+        # Going up past the view scrolls the highlighted message into view.
+        for _ in range(20):
+            await pilot.press("k")
+        await settle(pilot)
+        assert view.cursor == 19
+        assert "message number 19 " in view.visible_text()
+        assert view.scroll_y < view.max_scroll_y
+
+
+async def test_click_highlights_a_message() -> None:
+    app = TranscriptApp()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(Transcript)
+        view.add_message("user", "first")
+        view.add_message("assistant", "second")
+        await settle(pilot)
+        # Padding: 1 line on top, 2 cells on the left. Line 3 is "Assistant".
+        await pilot.click(Transcript, offset=(4, 1 + 3))
+        await settle(pilot)
+        assert view.has_focus and view.cursor == 1 and view.highlighted_text == "second"
+        view.clear()
+        assert view.cursor is None

@@ -19,9 +19,19 @@ keys in the app: Enter send · Shift+Enter or Ctrl+J newline · Esc stop · Ctrl
 (fresh thread) · Ctrl+N new thread with a persona · F5 retry · Ctrl+T thread list ·
 Ctrl+Q quit. Remap any of them in config.toml's [keymap] table.
 
+history commands (no API key needed; each has --help):
+  tuichat threads [--limit N]                     list threads, most recent first
+  tuichat search QUERY... [--limit N]             search every message
+  tuichat export THREAD_ID [--format md|json] [-o FILE]
+  tuichat import FILE                             tuichat JSON or ChatGPT conversations.json
+
 environment: OPENAI_API_KEY, OPENAI_BASE_URL (any OpenAI-compatible server).
 config: {config}
 """
+
+# First words that select a history command (history_cli.py) instead of the app. Kept
+# here rather than imported so starting the app does not load the history module.
+HISTORY_COMMANDS = ("threads", "search", "export", "import")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,9 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)  # exits 2 on bad arguments, as argparse does
+    argv = list(sys.argv[1:] if argv is None else argv)
+    runner = run
+    if argv and argv[0] in HISTORY_COMMANDS:
+        # Subcommands get their own parser so the app's flat flags stay as they were.
+        from tuichat import history_cli
+
+        args = history_cli.build_parser().parse_args(argv)
+        runner = history_cli.run
+    else:
+        args = build_parser().parse_args(argv)  # exits 2 on bad arguments, as argparse does
     try:
-        return run(args)
+        return runner(args)
     except UsageError as exc:
         _error(exc)
         return 2

@@ -36,6 +36,25 @@ KEYMAP_IDS = (
     "new_thread",
     "focus_threads",
     "focus_composer",
+    "regenerate",
+    "edit_last",
+    "edit_last_up",
+    "pick_model",
+    "complete",
+    "rename_thread",
+    "delete_thread",
+    "threads.delete",
+    "threads.clear_filter",
+    "threads.into_list",
+    "search",
+    "search.next",
+    "search.previous",
+    "copy_reply",
+    "previous_message",
+    "next_message",
+    "copy_message",
+    "copy_code",
+    "dialog.cancel",
     "picker.cancel",
     "quit",
 )
@@ -55,12 +74,15 @@ class Settings:
     azure_api_version: str | None = None  # set: base_url is an Azure OpenAI endpoint
     timeout: float = 60.0
     theme: str | None = None
+    auto_title: bool = False  # ask the model for a short title after a thread's first reply
+    models: list[str] = field(default_factory=list)  # offered by the model picker
     base_url_source: str = "default"  # "default" | "env" | "config" | "flag"
     config_path: Path | None = None  # the file that was read, None when none existed
 
 
 _STRING_KEYS = ("model", "base_url", "api_key_env", "default_persona", "azure_api_version", "theme")
-VALID_KEYS = (*_STRING_KEYS, "keymap", "timeout")
+_BOOL_KEYS = ("auto_title",)
+VALID_KEYS = (*_STRING_KEYS, *_BOOL_KEYS, "keymap", "timeout", "models")
 
 
 _URL_HINT = "http:// or https:// URL, e.g. http://localhost:11434/v1"
@@ -97,6 +119,8 @@ def _check_top(doc: TomlDoc) -> dict[str, Any]:
             if not value.strip():
                 raise doc.fail(f"'{key}' is empty; set a value or remove the line", key)
             value = value.strip()
+        if key in _BOOL_KEYS and not isinstance(value, bool):
+            raise doc.fail(f"'{key}' must be true or false, got {type_name(value)}", key)
         values[key] = value
 
     if "timeout" in values:
@@ -121,7 +145,24 @@ def _check_top(doc: TomlDoc) -> dict[str, Any]:
 
     if "keymap" in values:
         values["keymap"] = _check_keymap(doc, values["keymap"])
+    if "models" in values:
+        values["models"] = _check_models(doc, values["models"])
     return values
+
+
+def _check_models(doc: TomlDoc, models: Any) -> list[str]:
+    """`models = ["gpt-4o", "qwen3:8b"]`: the model picker's extra choices."""
+    if not isinstance(models, list):
+        raise doc.fail(f"'models' must be a list of model names, got {type_name(models)}", "models")
+    result: list[str] = []
+    for item in models:
+        if not isinstance(item, str):
+            raise doc.fail(f"'models' must hold only strings, got {type_name(item)}", "models")
+        if not item.strip():
+            raise doc.fail("'models' holds an empty name; remove it", "models")
+        if item.strip() not in result:
+            result.append(item.strip())
+    return result
 
 
 def _check_keymap(doc: TomlDoc, keymap: Any) -> dict[str, str]:

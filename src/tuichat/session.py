@@ -11,8 +11,19 @@ from typing import Any, Protocol
 
 from tuichat.core.errors import ProviderError
 from tuichat.core.events import Finished, ReasoningDelta, TextDelta, UsageReport
-from tuichat.core.models import DONE, ERROR, STOPPED, STREAMING, Message, Persona, Thread, Usage
+from tuichat.core.models import (
+    DONE,
+    ERROR,
+    STOPPED,
+    STREAMING,
+    SUPERSEDED,
+    Message,
+    Persona,
+    Thread,
+    Usage,
+)
 from tuichat.core.prompt import build_messages
+from tuichat.core.text import first_line
 from tuichat.providers.base import Provider
 from tuichat.store import Store
 
@@ -117,11 +128,76 @@ class ChatSession:
 
     def can_retry(self, thread: Thread) -> bool:
         """True when the thread ends with a user message whose reply failed or never came."""
-        for message in reversed(self.store.messages(thread.id)):
+        for message in reversed(self._tail(thread)):
             if message.role == "assistant" and message.status == ERROR:
                 continue
             return message.role == "user"
         return False
+
+    # -- regenerate and edit: the replaced messages are kept, marked superseded ------------
+
+    def _tail(self, thread: Thread) -> list[Message]:
+        """The end of the live conversation, back to (at least) the last prompt: what
+        retry, regenerate and edit look at. Cheap even for a very long thread; it is
+        asked on every footer refresh."""
+        tail = self.store.recent_messages(thread.id, _TAIL)
+        if len(tail) == _TAIL and _last_user_index(tail) is None:
+            return self._live(thread)  # a very long run of failed replies
+        return tail
+
+    def _live(self, thread: Thread) -> list[Message]:
+        """The conversation as the model sees it: no notes, no superseded versions."""
+        return [
+            m for m in self.store.messages(thread.id)
+            if m.role != "system" and m.status != SUPERSEDED
+        ]
+
+    def regenerate_prepare(self, thread: Thread) -> Message | None:
+        """Mark the reply (or replies) to the last prompt superseded, so `reply` streams a
+        new one for the same prompt. Returns that prompt; None if the thread has none."""
+        live = self._tail(thread)
+        index = _last_user_index(live)
+        if index is None:
+            return None
+        for message in live[index + 1 :]:
+            self.store.supersede(message.id)
+        return live[index]
+
+    def edit_prepare(self, thread: Thread) -> Message | None:
+        """The last prompt, whose text the user may edit and send again; None if none.
+        Nothing changes until `edit_commit`."""
+        live = self._tail(thread)
+        index = _last_user_index(live)
+        return None if index is None else live[index]
+
+    def edit_commit(self, thread: Thread, prompt_id: int, text: str) -> Message:
+        """Replace prompt `prompt_id` by `text`: it and everything after it (its reply)
+        are marked superseded, and `text` is saved as the new prompt; `reply` then answers
+        it. Raises LookupError if that prompt is no longer part of the conversation."""
+        live = self._live(thread)
+        index = next((i for i, m in enumerate(live) if m.id == prompt_id and m.role == "user"), None)
+        if index is None:
+            raise LookupError("the message being edited was already replaced")
+        old = live[index]
+        for message in live[index:]:
+            self.store.supersede(message.id)
+        new = self.save_prompt(thread, text)
+        stored = self.store.get_thread(thread.id)
+        if index == 0 and stored is not None and stored.title == first_line(old.content):
+            # The title was taken from the prompt being replaced: follow the new wording.
+            thread.title = first_line(text)
+            self.store.set_title(thread.id, thread.title)
+        return new
+
+
+_TAIL = 20
+
+
+def _last_user_index(messages: list[Message]) -> int | None:
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].role == "user":
+            return index
+    return None
 
 
 def request_params(persona: Persona | None) -> dict[str, Any]:

@@ -14,7 +14,10 @@ DONE = "done"
 STREAMING = "streaming"
 STOPPED = "stopped"
 ERROR = "error"
-STATUSES = (DONE, STREAMING, STOPPED, ERROR)
+# A reply or prompt replaced by regenerate/edit, kept for history: shown and searchable,
+# never sent to the model again (core/prompt.py skips it).
+SUPERSEDED = "superseded"
+STATUSES = (DONE, STREAMING, STOPPED, ERROR, SUPERSEDED)
 
 
 @dataclass
@@ -67,3 +70,22 @@ class Message:
     error: str | None = None
     created_at: float = 0.0
     usage: Usage | None = field(default=None)
+
+
+@dataclass
+class SearchHit:
+    """One message that matched a history search, with what the UI needs to list it.
+
+    `snippet` is one line of plain text around the first match ("…" where cut); never
+    markup. `spans` are (start, end) offsets into `snippet` of every match, so the UI can
+    highlight them without parsing anything.
+    """
+
+    thread_id: int
+    message_id: int
+    thread_title: str
+    persona: str
+    role: str
+    snippet: str
+    spans: list[tuple[int, int]]
+    created_at: float

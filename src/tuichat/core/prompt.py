@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuichat.core.models import DONE, STOPPED, Message, Persona
+from tuichat.core.models import DONE, STOPPED, SUPERSEDED, Message, Persona
 
 # A stopped reply is still what the user saw and may refer to; an errored or still
 # streaming one is not a real answer, so sending it would put words in the model's mouth.
@@ -10,6 +10,10 @@ _SENDABLE_REPLY = (DONE, STOPPED)
 
 
 def _include(message: Message) -> bool:
+    if message.status == SUPERSEDED:
+        # Replaced by a regenerated reply or an edited prompt: kept for the user's history,
+        # but the conversation the model sees is the one that replaced it.
+        return False
     if message.role == "user":
         return True
     if message.role == "assistant":

@@ -117,3 +117,61 @@ def m003_drafts(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE TABLE drafts (slot TEXT PRIMARY KEY, text TEXT NOT NULL, updated_at REAL NOT NULL)"
     )
+
+
+# FTS5's trigram tokenizer arrived in SQLite 3.34. Module-level so tests can pretend it is
+# missing and exercise the LIKE fallback in store/search.py.
+TRIGRAM_AVAILABLE = sqlite3.sqlite_version_info >= (3, 34, 0)
+
+
+@migration
+def m004_message_search(conn: sqlite3.Connection) -> None:
+    # Full-text search over message text. Trigram, not unicode61: it matches substrings,
+    # which is what people expect from a search box, and it works for Japanese and other
+    # languages without spaces between words. External content (the text lives once, in
+    # messages) keeps the index to roughly the size of the trigram postings.
+    #
+    # If this SQLite lacks FTS5 or the trigram tokenizer, create nothing: search then falls
+    # back to LIKE (slower, same results), and the app still works. store/search.py checks
+    # for the table rather than for the migration, so both paths are decided at run time.
+    if not TRIGRAM_AVAILABLE:
+        return
+    try:
+        conn.execute(
+            "CREATE VIRTUAL TABLE messages_fts USING fts5("
+            " content, content = 'messages', content_rowid = 'id', tokenize = 'trigram')"
+        )
+    except sqlite3.OperationalError:  # "no such module: fts5" / "no such tokenizer"
+        return
+    # An external-content index must be told the old text to remove it, hence the
+    # 'delete' commands carrying old.content. UPDATE OF content: status and usage
+    # checkpoints, which are most updates, leave the index alone.
+    conn.execute(
+        "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
+        " INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);"
+        " END"
+    )
+    conn.execute(
+        "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
+        " INSERT INTO messages_fts (messages_fts, rowid, content)"
+        " VALUES ('delete', old.id, old.content);"
+        " END"
+    )
+    conn.execute(
+        "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN"
+        " INSERT INTO messages_fts (messages_fts, rowid, content)"
+        " VALUES ('delete', old.id, old.content);"
+        " INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);"
+        " END"
+    )
+    # Index the messages written before this migration.
+    conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+
+
+@migration
+def m005_thread_source(conn: sqlite3.Connection) -> None:
+    # Where an imported thread came from ("chatgpt:<conversation id>", "tuichat:<hash>"),
+    # so importing the same file twice adds nothing. NULL for threads made here; the
+    # partial index keeps those out of the uniqueness check and out of the index.
+    conn.execute("ALTER TABLE threads ADD COLUMN source TEXT")
+    conn.execute("CREATE UNIQUE INDEX threads_source ON threads (source) WHERE source IS NOT NULL")

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import get_args
 
-from tuichat.core.models import STATUSES, STOPPED, STREAMING, Message, Role, Thread, Usage
+from tuichat.core.models import (
+    STATUSES,
+    STOPPED,
+    STREAMING,
+    SUPERSEDED,
+    Message,
+    Role,
+    SearchHit,
+    Thread,
+    Usage,
+)
 from tuichat.core.text import first_line
 from tuichat.store.db import connect
+from tuichat.store.search import LIKE_ESCAPE, like_contains, search_messages
 
 ROLES = get_args(Role)
 
@@ -238,6 +249,17 @@ class Store:
         )
         return [_message(row) for row in rows]
 
+    def recent_messages(self, thread_id: int, limit: int) -> list[Message]:
+        """The last `limit` user/assistant messages that are not superseded, oldest first.
+        Reads backwards along the (thread_id, id) index, so it costs the same for a thread
+        of ten messages or of ten thousand."""
+        rows = self._conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE thread_id = ?"
+            f" AND role != 'system' AND status != '{SUPERSEDED}' ORDER BY id DESC LIMIT ?",
+            (thread_id, limit),
+        ).fetchall()
+        return [_message(row) for row in reversed(rows)]
+
     def message_count(self, thread_id: int) -> int:
         row = self._conn.execute(
             "SELECT count(*) FROM messages WHERE thread_id = ?", (thread_id,)
@@ -276,3 +298,104 @@ class Store:
                 )
             else:
                 self._conn.execute("DELETE FROM drafts WHERE slot = ?", (slot,))
+
+    # History: search, filtering, jump-to-message, superseded versions, import
+
+    def search(self, query: str, limit: int = 50, offset: int = 0) -> list[SearchHit]:
+        """User and assistant messages containing every word of `query`, newest first.
+
+        Case-insensitive substring match per whitespace-separated term; see store/search.py.
+        """
+        return search_messages(self._conn, query, limit, offset)
+
+    def filter_threads(self, text: str, limit: int = 200) -> list[Thread]:
+        """Threads whose title contains `text` (case-insensitive), most recent activity
+        first. Blank `text` lists every thread."""
+        text = text.strip()
+        if not text:
+            return self.list_threads(limit=limit)
+        rows = self._conn.execute(
+            f"SELECT {_THREAD_COLUMNS} FROM threads"
+            f" WHERE title LIKE ? ESCAPE '{LIKE_ESCAPE}' ORDER BY updated_at DESC, id DESC LIMIT ?",
+            (like_contains(text), limit),
+        )
+        return [_thread(row) for row in rows]
+
+    def thread_count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM threads").fetchone()[0])
+
+    def message_position(self, thread_id: int, message_id: int) -> int:
+        """The index of a message among its thread's non-system messages (0 = first), for
+        jumping to a search hit. Raises LookupError if the message is not in the thread.
+
+        Counts along the (thread_id, id) index, so it costs the messages before it only.
+        """
+        found = self._conn.execute(
+            "SELECT 1 FROM messages WHERE id = ? AND thread_id = ?", (message_id, thread_id)
+        ).fetchone()
+        if found is None:
+            raise LookupError(f"no message {message_id} in thread {thread_id}")
+        row = self._conn.execute(
+            "SELECT count(*) FROM messages WHERE thread_id = ? AND id < ? AND role != 'system'",
+            (thread_id, message_id),
+        ).fetchone()
+        return int(row[0])
+
+    def supersede(self, message_id: int) -> None:
+        """Mark a reply or prompt as replaced (by regenerate or edit). Its text is kept and
+        stays searchable; prompt building no longer sends it. Raises LookupError if missing."""
+        self.update_message(message_id, status=SUPERSEDED)
+
+    def import_thread(
+        self,
+        *,
+        title: str,
+        persona: str,
+        model: str,
+        created_at: float,
+        updated_at: float,
+        messages: Sequence[Message],
+        source: str | None = None,
+    ) -> Thread | None:
+        """Add a whole thread with its own timestamps, in one transaction.
+
+        Unlike add_message, nothing is stamped "now" and titles are taken as given, so an
+        imported conversation keeps its place in time. `id` and `thread_id` of the given
+        messages are ignored. With a `source`, a thread already imported from it is left
+        alone and None is returned, which makes importing the same file twice harmless.
+        """
+        for message in messages:
+            _check_role(message.role)
+            _check_status(message.status)
+        with self._conn:
+            if source is not None and self._conn.execute(
+                "SELECT 1 FROM threads WHERE source = ?", (source,)
+            ).fetchone():
+                return None
+            try:
+                cur = self._conn.execute(
+                    "INSERT INTO threads (title, persona, model, created_at, updated_at, source)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (title, persona, model, created_at, updated_at, source),
+                )
+            except sqlite3.IntegrityError:
+                return None  # another process imported the same source just now
+            thread_id = cur.lastrowid
+            assert thread_id is not None
+            # One statement per row, but one transaction: the FTS triggers fire per row.
+            self._conn.executemany(
+                "INSERT INTO messages (thread_id, role, content, reasoning, status, model,"
+                " finish_reason, error, prompt_tokens, completion_tokens, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        thread_id, m.role, m.content, m.reasoning, m.status, m.model,
+                        m.finish_reason, m.error,
+                        m.usage.prompt_tokens if m.usage else None,
+                        m.usage.completion_tokens if m.usage else None,
+                        m.created_at, m.created_at,
+                    )
+                    for m in messages
+                ],
+            )
+        return Thread(thread_id, title, persona, model, created_at, updated_at)

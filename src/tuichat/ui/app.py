@@ -18,6 +18,13 @@ from tuichat.store import Store
 from tuichat.ui.screens.chat import ChatScreen
 
 
+def _palette_commands() -> type:
+    # Imported when the palette first opens: textual.command is not needed to start.
+    from tuichat.ui.palette import TuichatCommands
+
+    return TuichatCommands
+
+
 class TuichatApp(App[None]):
     """tuichat's application object: holds the store, the settings, the personas and the
     session; the chat screen does the rest."""
@@ -25,6 +32,7 @@ class TuichatApp(App[None]):
     TITLE = "tuichat"
     CSS_PATH = "tuichat.tcss"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {_palette_commands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
@@ -54,6 +62,10 @@ class TuichatApp(App[None]):
         self._provider_factory = provider_factory
         self._session: ChatSession | None = None
         self._warm_up_worker: Worker[None] | None = None
+        # The server's model list (GET /models), fetched once when first needed; None
+        # until it arrives. [] when the server has none or the request failed.
+        self.server_models: list[str] | None = None
+        self._models_worker: Worker[None] | None = None
         self._bad_theme = bool(settings.theme) and settings.theme not in self.available_themes
         if settings.theme and not self._bad_theme:
             self.theme = settings.theme
@@ -97,6 +109,34 @@ class TuichatApp(App[None]):
             self._warm_up_worker = self.run_worker(
                 self.session.provider.warm_up, thread=True, name="warm-up", exit_on_error=False
             )
+
+    def request_server_models(self) -> bool:
+        """Start fetching the server's model list, once. True while it is on its way."""
+        if self.server_models is not None:
+            return False
+        if not self.api_key:
+            self.server_models = []  # nothing may be sent without a key
+            return False
+        if self._models_worker is None:
+            self._models_worker = self.run_worker(
+                self._fetch_models(), name="models", group="models", exit_on_error=False
+            )
+        return True
+
+    async def _fetch_models(self) -> None:
+        list_models = getattr(self.session.provider, "list_models", None)
+        names: list[str] = []
+        try:
+            if list_models is not None:
+                names = list(await list_models())
+        finally:
+            # Even a failed fetch settles the list: the pickers stop waiting for it.
+            self.server_models = names
+            from tuichat.ui.screens.model_picker import ModelPicker
+
+            for screen in self.screen_stack:
+                if isinstance(screen, ModelPicker):
+                    screen.add_models(names)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self._warm_up_worker and event.state in (

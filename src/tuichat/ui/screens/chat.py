@@ -15,11 +15,18 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from tuichat.core.errors import ProviderError
-from tuichat.core.models import DONE, ERROR, STOPPED, Message, Persona, Thread
-from tuichat.core.text import sanitize
+from tuichat import titles
+from tuichat.core.models import DONE, ERROR, STOPPED, SUPERSEDED, Message, Persona, SearchHit, Thread
+from tuichat.core.text import first_line, sanitize
+from tuichat.ui.screens.dialogs import ConfirmDialog, TextPromptDialog
+from tuichat.ui.code_blocks import CodeBlock, code_blocks
+from tuichat.ui.screens.code_picker import CodePicker
+from tuichat.ui.screens.chat_commands import ChatCommands
 from tuichat.ui.screens.persona_picker import PersonaPicker
+from tuichat.ui.screens.search import SearchScreen
 from tuichat.ui.widgets.composer import Composer
 from tuichat.ui.widgets.thread_list import ThreadList
+from tuichat.ui.widgets.thread_panel import ThreadPanel
 from tuichat.ui.widgets.transcript import LENGTH, Transcript
 
 def shown_status(message: Message) -> tuple[str, str | None]:
@@ -31,6 +38,10 @@ def shown_status(message: Message) -> tuple[str, str | None]:
     if message.status == DONE and message.finish_reason == "content_filter":
         return ERROR, "the server's content filter cut the reply off"
     return message.status, None
+
+
+# The thread list shows this many threads at most; the filter box finds older ones.
+THREAD_LIST_LIMIT = 200
 
 
 class TranscriptSink:
@@ -46,7 +57,7 @@ class TranscriptSink:
         self.transcript.append_reasoning(text)
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(ChatCommands, Screen[None]):
     """One conversation at a time, with the history beside it."""
 
     BINDINGS = [
@@ -58,6 +69,22 @@ class ChatScreen(Screen[None]):
         Binding("f5", "retry", "Retry", id="retry"),
         Binding("ctrl+t", "focus_threads", "Threads", id="focus_threads"),
         Binding("ctrl+l", "focus_composer", "Compose", id="focus_composer", show=False),
+        # F-keys: TextArea and Input already use ctrl+d (delete right), F6 and F7. F8 is
+        # not in the footer (it is full, and the list shows "del Delete" when focused).
+        Binding("f2", "rename_thread", "Rename", id="rename_thread", show=False),
+        Binding("f8", "delete_thread", "Delete", id="delete_thread", show=False),
+        # Priority: an Input (the thread filter) would take ctrl+f as "delete word right".
+        Binding("ctrl+f", "search", "Search", id="search", priority=True),
+        # Not ctrl+y: that is redo in the composer.
+        Binding("ctrl+o", "copy_reply", "Copy reply", id="copy_reply", show=False),
+        # Regenerate, edit, model, completion: see chat_commands.py. Priority where the
+        # composer (TextArea) would otherwise take the key first.
+        Binding("ctrl+g", "regenerate", "Regenerate", id="regenerate", show=False, priority=True),
+        Binding("f3", "edit_last", "Edit last", id="edit_last", show=False),
+        Binding("up", "edit_last_if_empty", "Edit last", id="edit_last_up", show=False, priority=True),
+        # Off the crowded footer: the status line shows the model; palette and /help list F4.
+        Binding("f4", "pick_model", "Model", id="pick_model", show=False),
+        Binding("tab", "complete", "Complete /command", id="complete", show=False, priority=True),
     ]
 
     DEFAULT_CSS = """
@@ -91,7 +118,7 @@ class ChatScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="status")
         with Horizontal(id="main"):
-            yield ThreadList(id="threads")
+            yield ThreadPanel(id="thread-panel")
             with Vertical(id="conversation"):
                 yield Transcript(id="transcript")
                 yield Composer(id="composer")
@@ -145,8 +172,14 @@ class ChatScreen(Screen[None]):
     # -- what is shown --------------------------------------------------------------------
 
     def refresh_threads(self) -> None:
-        threads = self.app.store.list_threads(limit=200)
-        self.query_one(ThreadList).show_threads(threads, self.thread.id if self.thread else None)
+        panel = self.query_one(ThreadPanel)
+        # LIMIT keeps this cheap per keystroke of the filter, however long the history.
+        threads = self.app.store.filter_threads(panel.filter_text, limit=THREAD_LIST_LIMIT)
+        panel.show_threads(threads, self.thread.id if self.thread else None)
+
+    def on_thread_panel_filter_changed(self, event: ThreadPanel.FilterChanged) -> None:
+        event.stop()
+        self.refresh_threads()
 
     def update_status(self) -> None:
         line = Text(no_wrap=True, overflow="ellipsis")
@@ -155,8 +188,14 @@ class ChatScreen(Screen[None]):
         line.append(f" · {sanitize(self.model)} · {self.app.server_label}", style="dim")
         if self.thread is not None:
             line.append(f" · #{self.thread.id}", style="dim")
+            # From the store: the title is set by the first message, a rename or auto_title.
+            stored = self.app.store.get_thread(self.thread.id)
+            if stored is not None and stored.title:
+                line.append(f" {sanitize(first_line(stored.title, 60))}")
         if self.generating:
             line.append("  generating… (Esc to stop)", style="italic")
+        elif self.is_editing():
+            line.append("  editing your last message (Esc cancels)", style="italic")
         self.query_one("#status", Static).update(line)
 
     def show_new_thread(self) -> None:
@@ -192,21 +231,16 @@ class ChatScreen(Screen[None]):
 
     # -- sending --------------------------------------------------------------------------
 
-    def on_composer_submitted(self, event: Composer.Submitted) -> None:
+    async def on_composer_submitted(self, event: Composer.Submitted) -> None:
         event.stop()
-        self.send(event.text)
+        await self.submit_text(event.text)  # a slash command, or self.send
 
     def send(self, text: str) -> None:
         """Send `text`, unless a reply is generating (then refuse and keep the draft)."""
-        if self.generating:
-            self.app.bell()
-            self.notify("A reply is still generating. Press Esc to stop it; your draft is kept.",
-                        title="Still generating", severity="warning", timeout=3)
+        if self.refuse_busy():
             return
-        if not self.app.api_key:
-            self.notify(self.app.key_note or "No API key is configured.", title="No API key",
-                        severity="error", timeout=8, markup=False)
-            return
+        if self.editing is not None and self.send_edit(text):
+            return  # sent in place of the prompt being edited
         self.generating = True
         try:
             if self.thread is None:
@@ -235,6 +269,7 @@ class ChatScreen(Screen[None]):
         try:
             message = await self.app.session.reply(thread, persona, TranscriptSink(transcript))
             transcript.end_reply(*shown_status(message))
+            self._maybe_auto_title(thread, message)
         except asyncio.CancelledError:
             transcript.end_reply(STOPPED)
             raise
@@ -281,14 +316,19 @@ class ChatScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop":
-            return self.generating
+            return self.generating or self.is_editing()
         if action == "retry":
-            return not self.generating and self.thread is not None
+            # Shown only when there is something to retry (a prompt without a finished
+            # reply): the footer has room for the keys that apply now, not for all of them.
+            return not self.generating and self.thread is not None and self.app.session.can_retry(self.thread)
         return True
 
     def action_stop(self) -> None:
+        """Stop the reply being generated (its text is kept), or cancel an edit."""
         if self._worker is not None and self.generating:
             self._worker.cancel()
+        elif self.is_editing():
+            self.cancel_edit(key=True)
 
     async def action_reset(self) -> None:
         """A fresh thread with the same persona and model; the old one stays in history."""
@@ -299,6 +339,7 @@ class ChatScreen(Screen[None]):
         self.composer.focus()
 
     async def action_new_thread(self) -> None:
+        """A new thread, with a persona you choose."""
         await self.stop_reply()
         current = self.persona.name if self.persona else None
         self.app.push_screen(PersonaPicker(self.app.personas, current), self._picked_persona)
@@ -313,6 +354,7 @@ class ChatScreen(Screen[None]):
         self.composer.focus()
 
     def action_retry(self) -> None:
+        """Retry the last message after an error."""
         if self.generating or self.thread is None:
             return
         if not self.app.session.can_retry(self.thread):
@@ -326,9 +368,11 @@ class ChatScreen(Screen[None]):
             raise
 
     def action_focus_threads(self) -> None:
+        """Move to the thread list."""
         self.query_one(ThreadList).focus()
 
     def action_focus_composer(self) -> None:
+        """Move to the message box."""
         self.composer.focus()
 
     async def on_thread_list_chosen(self, event: ThreadList.Chosen) -> None:
@@ -344,3 +388,181 @@ class ChatScreen(Screen[None]):
             return
         self.show_thread(thread)
         self.composer.focus()
+
+    # -- search, jump to a message, copy ---------------------------------------------------
+
+    def action_search(self) -> None:
+        self.app.push_screen(SearchScreen(self.app.store), self._picked_hit)
+
+    async def _picked_hit(self, picked: tuple[SearchHit, str] | None) -> None:
+        if picked is None:
+            return
+        hit, query = picked
+        # The longest word is the likeliest to survive Markdown rendering intact.
+        terms = query.split()
+        await self.open_thread(hit.thread_id, hit.message_id, find=max(terms, key=len) if terms else None)
+
+    async def open_thread(self, thread_id: int, message_id: int | None = None, *, find: str | None = None) -> bool:
+        """Show a thread; with `message_id`, scrolled to that message, which is highlighted
+        and focused (c copies it). `find`: text to bring into view within the message.
+        Returns False if the thread no longer exists."""
+        same = self.thread is not None and self.thread.id == thread_id
+        if not (same and self.generating):  # a reply streaming in it: just scroll there
+            await self.stop_reply()
+            thread = self.app.store.get_thread(thread_id)
+            if thread is None:
+                self.notify("That thread no longer exists.", severity="warning")
+                self.refresh_threads()
+                return False
+            self.show_thread(thread)
+        if message_id is None:
+            self.composer.focus()
+            return True
+        try:
+            position = self.app.store.message_position(thread_id, message_id)
+        except LookupError:
+            self.notify("That message no longer exists.", severity="warning")
+            self.composer.focus()
+            return True
+        self.transcript.scroll_to_message(position, find=find)
+        self.transcript.focus()
+        return True
+
+    def copy_text(self, text: str) -> None:
+        """Put `text` on the clipboard (OSC 52), control characters made visible."""
+        text = sanitize(text)
+        if not text.strip():
+            self.notify("Nothing to copy: the message is empty.", timeout=3)
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {len(text)} characters", markup=False, timeout=2)
+
+    def action_copy_reply(self) -> None:
+        text = self.transcript.last_reply_content
+        if text is None:
+            self.notify("No reply to copy yet.", timeout=3)
+            return
+        self.copy_text(text)
+
+    def on_transcript_copy_requested(self, event: Transcript.CopyRequested) -> None:
+        event.stop()
+        self.copy_text(event.text)
+
+    def on_transcript_code_requested(self, event: Transcript.CodeRequested) -> None:
+        event.stop()
+        blocks = code_blocks(event.text)
+        if not blocks:
+            self.notify("No code blocks in this message.", timeout=3)
+            return
+        self.app.push_screen(CodePicker(blocks), self._picked_code)
+
+    def _picked_code(self, block: CodeBlock | None) -> None:
+        if block is not None:
+            self.copy_text(block.code)
+
+    # -- thread management: rename, delete, automatic titles ---------------------------------
+
+    def _target_thread(self) -> Thread | None:
+        """The highlighted thread while the list has focus, else the open one (fresh from
+        the store, so its title is current)."""
+        threads = self.query_one(ThreadList)
+        target = threads.highlighted_thread_id if threads.has_focus else None
+        if target is None and self.thread is not None:
+            target = self.thread.id
+        return self.app.store.get_thread(target) if target is not None else None
+
+    def action_rename_thread(self) -> None:
+        thread = self._target_thread()
+        if thread is None:
+            self.notify("Nothing to rename yet: send a message first.", timeout=3)
+            return
+
+        def renamed(title: str | None) -> None:
+            if title is None:
+                return
+            try:
+                self.app.store.set_title(thread.id, title)
+            except LookupError:
+                self.notify("That thread no longer exists.", severity="warning")
+            self.refresh_threads()
+            self.update_status()
+
+        self.app.push_screen(
+            TextPromptDialog("Rename thread", thread.title, placeholder="Title", max_length=200,
+                             empty_message="The title cannot be empty."),
+            renamed,
+        )
+
+    def action_delete_thread(self) -> None:
+        thread = self._target_thread()
+        if thread is None:
+            self.notify("Nothing to delete: this thread has no messages yet.", timeout=3)
+            return
+        self._confirm_delete(thread)
+
+    def on_thread_list_delete_requested(self, event: ThreadList.DeleteRequested) -> None:
+        event.stop()
+        thread = self.app.store.get_thread(event.thread_id)
+        if thread is not None:
+            self._confirm_delete(thread)
+
+    def _confirm_delete(self, thread: Thread) -> None:
+        count = self.app.store.message_count(thread.id)
+        name = first_line(thread.title, 60) or "(untitled)"
+        what = "" if count == 0 else " and its 1 message" if count == 1 else f" and its {count} messages"
+        question = f"Delete \u201c{name}\u201d{what}? This cannot be undone."
+
+        async def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                await self.delete_thread(thread.id)
+
+        self.app.push_screen(
+            ConfirmDialog("Delete thread", question, confirm_label="Delete", destructive=True),
+            answered,
+        )
+
+    async def delete_thread(self, thread_id: int) -> None:
+        """Delete a thread for good. The open one is replaced by a fresh thread with the
+        same persona; the composer's draft is left alone."""
+        if self.thread is not None and self.thread.id == thread_id:
+            await self.stop_reply()  # its partial reply is saved first, then deleted with it
+        threads = self.query_one(ThreadList)
+        index = threads.highlighted
+        self.app.store.delete_thread(thread_id)
+        if self.thread is not None and self.thread.id == thread_id:
+            self.thread = None
+            self.show_new_thread()
+        self.refresh_threads()
+        if threads.has_focus and threads.highlighted is None and threads.option_count:
+            # Keep the cursor where it was, on the thread that moved up.
+            threads.highlighted = min(index or 0, threads.option_count - 1)
+        self.notify("Thread deleted.", timeout=2)
+
+    def _maybe_auto_title(self, thread: Thread, reply: Message) -> None:
+        """After the first finished reply, ask for a title (auto_title = true in config)."""
+        if not self.app.settings.auto_title or reply.status != DONE or not reply.content.strip():
+            return
+        prompts = [
+            m for m in self.app.store.messages(thread.id) if m.role == "user" and m.status != SUPERSEDED
+        ]
+        stored = self.app.store.get_thread(thread.id)
+        # Only a thread still named after its first message: a hand-made title stays.
+        if len(prompts) != 1 or stored is None or stored.title != first_line(prompts[0].content):
+            return
+        self._auto_title(stored, prompts[0].content, reply.content)
+
+    @work(name="auto-title", group="titles", exit_on_error=False)
+    async def _auto_title(self, thread: Thread, prompt: str, reply: str) -> None:
+        # Runs beside the chat, outside the send lock; any failure just means no new title.
+        try:
+            title = await titles.suggest_title(self.app.session.provider, thread.model, prompt, reply)
+        except Exception:
+            return
+        stored = self.app.store.get_thread(thread.id)
+        # Nothing usable, renamed by hand meanwhile, or deleted (SQLite may reuse the id
+        # for a newer thread, hence created_at).
+        if not title or stored is None or (stored.title, stored.created_at) != (thread.title, thread.created_at):
+            return
+        self.app.store.set_title(thread.id, title)
+        self.refresh_threads()
+        self.update_status()

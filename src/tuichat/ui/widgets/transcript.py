@@ -27,14 +27,17 @@ from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.actions import SkipAction
+from textual.binding import Binding
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
 from tuichat.core.blocks import BlockSplitter
-from tuichat.core.models import DONE, ERROR, STOPPED, STREAMING
+from tuichat.core.models import DONE, ERROR, STOPPED, STREAMING, SUPERSEDED
 from tuichat.core.text import sanitize
 
 LENGTH = "length"
@@ -312,6 +315,27 @@ class _Reply(_Entry):
             super().drop()
 
 
+def _is_message(entry: _Entry) -> bool:
+    """A user or assistant message, as opposed to a notice."""
+    return entry.role in ("user", "assistant")
+
+
+def _source(entry: _Entry) -> str:
+    """The text a message was written as (a streaming reply: what arrived so far)."""
+    if isinstance(entry, _Reply) and entry.streaming:
+        return entry.text()
+    return entry.content
+
+
+def _find_line(entry: _Entry, text: str) -> int | None:
+    """The first rendered line of `entry` containing `text` (ignoring case), if any."""
+    needle = text.casefold()
+    for number in range(entry.height):
+        if needle in entry.line(number).text.casefold():
+            return number
+    return None
+
+
 class Transcript(ScrollView, can_focus=True):
     """The whole message log of a thread as one scrollable line-API widget.
 
@@ -323,7 +347,33 @@ class Transcript(ScrollView, can_focus=True):
 
     Follow mode: while the view is at the bottom it stays there as lines arrive; once the
     user scrolls up it stays put until they scroll back to the bottom.
+
+    Message cursor: while focused, k/j (or a click) highlight a message; c asks for it to
+    be copied and y for one of its code blocks (the CopyRequested and CodeRequested
+    messages; the screen owns the clipboard). The highlight is a style applied as lines
+    are drawn, so moving it re-renders nothing.
     """
+
+    BINDINGS = [
+        Binding("k", "previous_message", "Prev msg", id="previous_message"),
+        Binding("j", "next_message", "Next msg", id="next_message"),
+        Binding("c", "copy_message", "Copy msg", id="copy_message"),
+        Binding("y", "copy_code", "Copy code", id="copy_code"),
+    ]
+
+    class CopyRequested(Message):
+        """The user asked to copy `text` (a message's source text)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class CodeRequested(Message):
+        """The user asked to copy a code block of the message whose source is `text`."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
 
     COMPONENT_CLASSES = {
         "transcript--user",
@@ -335,6 +385,8 @@ class Transcript(ScrollView, can_focus=True):
         "transcript--stopped",
         "transcript--error",
         "transcript--length",
+        "transcript--cursor",
+        "transcript--superseded",
     }
 
     DEFAULT_CSS = """
@@ -356,6 +408,8 @@ class Transcript(ScrollView, can_focus=True):
         & > .transcript--stopped { color: $text-warning; }
         & > .transcript--error { color: $text-error; text-style: bold; }
         & > .transcript--length { color: $text-warning; }
+        & > .transcript--cursor { background: $primary 25%; }
+        & > .transcript--superseded { text-style: dim italic; }
     }
     """
 
@@ -386,6 +440,8 @@ class Transcript(ScrollView, can_focus=True):
         self._style_key: tuple[Style, ...] | None = None
         self._base_style: Style | None = None
         self._styles_changed = False
+        self._cursor: int | None = None  # index into _entries of the highlighted message
+        self._jump: tuple[int, str | None] | None = None  # scroll_to_message before layout
 
     # ----------------------------------------------------------------- public API
 
@@ -400,6 +456,8 @@ class Transcript(ScrollView, can_focus=True):
         self._cached.clear()
         self._cached_lines = 0
         self._at_end = True
+        self._cursor = None
+        self._jump = None
         self._set_virtual_size(Size(self._width, 0))
         self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
@@ -510,6 +568,172 @@ class Transcript(ScrollView, can_focus=True):
             lines.extend(strip.text.rstrip() for strip in strips)
         return "\n".join(lines).rstrip()
 
+    # ------------------------------------------------- messages, cursor and jumps
+
+    @property
+    def message_count(self) -> int:
+        """How many messages (user and assistant, not notices) are shown."""
+        return sum(1 for entry in self._entries if _is_message(entry))
+
+    @property
+    def cursor(self) -> int | None:
+        """The position of the highlighted message among the messages, or None."""
+        if self._cursor is None:
+            return None
+        return sum(1 for entry in self._entries[: self._cursor] if _is_message(entry))
+
+    @property
+    def highlighted_text(self) -> str | None:
+        """The source text of the highlighted message, or None when none is."""
+        if self._cursor is None:
+            return None
+        return _source(self._entries[self._cursor])
+
+    @property
+    def last_reply_content(self) -> str | None:
+        """The source text of the last assistant message (so far, if it is streaming)."""
+        for entry in reversed(self._entries):
+            if entry.role == "assistant":
+                return _source(entry)
+        return None
+
+    def scroll_to_message(self, position: int, *, find: str | None = None, highlight: bool = True) -> None:
+        """Show message number `position` (0 = the first user or assistant message, as
+        Store.message_position counts) at the top of the view, and stop following the end.
+
+        Only the message and a screenful around it are rendered, whatever the thread's
+        length. With `find`, the first line of the message containing it (ignoring case)
+        is brought into view too, for a long message matched far down. With `highlight`,
+        the message also gets the cursor.
+        """
+        index = self._entry_index(position)
+        if index is None:
+            return
+        if highlight:
+            self._cursor = index
+        self._at_end = False
+        if self._width <= 0 or not self.is_mounted:
+            self._jump = (index, find)  # done by the first flush that knows the width
+            return
+        self._jump = None
+        self._show_entry(index, find=find)
+
+    def _entry_index(self, position: int) -> int | None:
+        if position < 0:
+            return None
+        for index, entry in enumerate(self._entries):
+            if _is_message(entry):
+                if position == 0:
+                    return index
+                position -= 1
+        return None
+
+    def _render_above(self, index: int, lines: int) -> None:
+        """Render entries[index] and those above it covering `lines`, so that the offsets
+        between them are exact; the view then lands where it is asked to."""
+        entries, width = self._entries, self._width
+        lowest: int | None = None
+        first, covered = index + 1, 0
+        while first > 0 and (first > index or covered < lines):
+            first -= 1
+            entry = entries[first]
+            if entry.width != width:
+                entry.render(self, width)
+                lowest = first
+            if first < index:
+                covered += entry.height
+        if lowest is not None:
+            self._valid = min(self._valid, lowest + 1)
+        self._sync()
+        self._set_virtual_size(Size(width, self._total()))
+
+    def _show_entry(self, index: int, *, find: str | None = None, nearest: bool = False) -> None:
+        """Scroll so entries[index] is in view: at the top, or (nearest) by the least move."""
+        height = max(1, self.scrollable_content_region.height)
+        self._sync()
+        self._render_above(index, height)
+        entry = self._entries[index]
+        start = self._offsets[index]
+        top = self.scroll_offset.y
+        if nearest:
+            if start >= top and start + min(entry.height, height) <= top + height:
+                self.refresh()
+                return  # already in view
+            y = start if start < top or entry.height > height else start + entry.height - height
+        else:
+            y = start
+            line = _find_line(entry, find) if find else None
+            if line is not None and line >= height - 2:
+                y = start + line - height // 3  # the match a third of the way down
+        self._at_end = False
+        self.scroll_to(y=y, animate=False, immediate=True)
+        self._realize(follow=self._at_end)
+        self.refresh()
+
+    def _move_cursor(self, step: int) -> None:
+        entries = self._entries
+        index = self._cursor
+        if index is None:
+            # Start from what is on screen: the last message in view going up, the first
+            # going down.
+            self._sync()
+            top = self.scroll_offset.y
+            bottom = top + self.scrollable_content_region.height
+            candidates = []
+            index = max(0, bisect_right(self._offsets, top) - 1)
+            while index < len(entries) and self._offsets[index] < bottom:
+                if _is_message(entries[index]):
+                    candidates.append(index)
+                index += 1
+            if not candidates:
+                last = self._entry_index(self.message_count - 1)
+                if last is None:
+                    return
+                candidates = [last]
+            index = candidates[-1] if step < 0 else candidates[0]
+        else:
+            index += step
+            while 0 <= index < len(entries) and not _is_message(entries[index]):
+                index += step
+            if not 0 <= index < len(entries):
+                return  # already at the first or last message
+        self._cursor = index
+        self._show_entry(index, nearest=True)
+
+    def action_previous_message(self) -> None:
+        self._move_cursor(-1)
+
+    def action_next_message(self) -> None:
+        self._move_cursor(+1)
+
+    def action_copy_message(self) -> None:
+        text = self.highlighted_text
+        if text is None:
+            text = self.last_reply_content
+        if text is not None:
+            self.post_message(self.CopyRequested(text))
+
+    def action_copy_code(self) -> None:
+        text = self.highlighted_text
+        if text is None:
+            text = self.last_reply_content
+        if text is not None:
+            self.post_message(self.CodeRequested(text))
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a message highlights it."""
+        offset = event.get_content_offset(self)
+        if offset is None or not self._entries or self._width <= 0:
+            return
+        self._sync()
+        line_y = self.scroll_offset.y + offset.y
+        if line_y >= self._total():
+            return
+        index = bisect_right(self._offsets, line_y) - 1
+        if _is_message(self._entries[index]):
+            self._cursor = index
+            self.refresh()
+
     # --------------------------------------------------------------- line API
 
     def render_line(self, y: int) -> Strip:
@@ -530,6 +754,8 @@ class Transcript(ScrollView, can_focus=True):
             # Not rendered yet (it only just came into view): draw it next frame.
             self._schedule()
             return Strip.blank(width, style)
+        if index == self._cursor and self.has_focus:
+            style = style + self.get_component_rich_style("transcript--cursor")
         return entry.line(line_y - self._offsets[index]).apply_style(style)
 
     def action_scroll_home(self) -> None:
@@ -631,6 +857,10 @@ class Transcript(ScrollView, can_focus=True):
             return
         if self._styles_changed:
             self._check_styles()
+        if self._jump is not None:
+            index, find = self._jump
+            self._jump = None
+            self._show_entry(index, find=find)
         start = perf_counter()
         reply = self._reply
         if reply is not None and reply.waiting:
@@ -882,6 +1112,9 @@ class Transcript(ScrollView, can_focus=True):
         elif entry.status == LENGTH:
             line = Text("✂ cut off: the model hit its token limit")
             line.stylize(self._style("transcript--length"))
+        elif entry.status == SUPERSEDED:
+            line = Text("↺ superseded (replaced by a regenerated reply or an edit)")
+            line.stylize(self._style("transcript--superseded"))
         elif entry.status == DONE and not entry.content.strip() and entry.role == "assistant":
             line = Text("(empty reply)", style=self._style("transcript--waiting"))
         else:
@@ -901,7 +1134,7 @@ class Transcript(ScrollView, can_focus=True):
             style = self._style("transcript--user")
             body = self._render_plain(sanitize(entry.content), width - 2, Style())
             lines = self._header_lines(entry, width) + self._barred(body, "▌ ", style)
-            return [*lines, blank]
+            return self._dim_superseded(entry, [*lines, *self._footer_lines(entry, width), blank])
         lines = self._header_lines(entry, width)
         if entry.reasoning.strip():
             lines.append(self._thinking_label(width))
@@ -912,4 +1145,11 @@ class Transcript(ScrollView, can_focus=True):
             lines += self._render_markdown(content, width)
         lines += self._footer_lines(entry, width)
         lines.append(blank)
-        return lines
+        return self._dim_superseded(entry, lines)
+
+    def _dim_superseded(self, entry: _Entry, lines: list[Strip]) -> list[Strip]:
+        """An earlier version of a message (kept for history, no longer sent) is dimmed."""
+        if entry.status != SUPERSEDED:
+            return lines
+        style = self._style("transcript--superseded")
+        return [line.apply_style(style) for line in lines]

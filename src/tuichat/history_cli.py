@@ -1,0 +1,190 @@
+"""`tuichat threads|search|export|import`: the history from the command line.
+
+cli.main sends argv here when its first word is one of SUBCOMMANDS, and handles errors
+the same way as for the app (UsageError -> exit 2, one line, no traceback). These
+commands only read or write the database: they need no API key and never import
+textual, rich or openai, so they start in a blink and work over ssh and in scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from tuichat import paths
+from tuichat.core.errors import UsageError
+from tuichat.core.models import SearchHit, Thread
+from tuichat.core.text import first_line, sanitize
+
+SUBCOMMANDS = ("threads", "search", "export", "import")
+BOLD, NORMAL = "\x1b[1m", "\x1b[22m"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tuichat", description="Browse, search, export and import history."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", metavar="PATH", type=Path, help=f"SQLite database (default {paths.db_path()})"
+    )
+    # Accepted so the same options work before any subcommand; nothing in config.toml
+    # changes what these commands do today.
+    common.add_argument("--config", metavar="PATH", type=Path, help="config file (accepted, not needed)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    threads = sub.add_parser("threads", parents=[common], help="list threads, most recent first")
+    threads.add_argument(
+        "--limit", type=_positive, default=50, metavar="N", help="at most N threads (default 50)"
+    )
+
+    search = sub.add_parser("search", parents=[common], help="search every message")
+    search.add_argument("query", nargs="+", metavar="QUERY",
+                        help="words that must all appear (case-insensitive, substrings match)")
+    search.add_argument(
+        "--limit", type=_positive, default=50, metavar="N", help="at most N results (default 50)"
+    )
+
+    export = sub.add_parser("export", parents=[common], help="write one thread as Markdown or JSON")
+    export.add_argument("thread_id", type=int, metavar="THREAD_ID", help="the id shown by `tuichat threads`")
+    export.add_argument("--format", choices=("md", "json"), default="md", help="md (default) or json")
+    export.add_argument("-o", "--output", metavar="FILE", type=Path, help="write to FILE instead of stdout")
+
+    imp = sub.add_parser("import", parents=[common],
+                         help="import a tuichat JSON export or a ChatGPT conversations.json")
+    imp.add_argument("file", type=Path, metavar="FILE")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from tuichat.cli import open_store
+
+    store = open_store(args.db)
+    try:
+        command = {"threads": _threads, "search": _search, "export": _export, "import": _import}
+        return command[args.command](store, args, sys.stdout)
+    except BrokenPipeError:
+        # `tuichat threads | head`: the reader left; that is not an error. Point stdout at
+        # devnull so the interpreter's final flush does not complain either.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    finally:
+        store.close()
+
+
+def local_time(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def _title(thread_title: str) -> str:
+    # Titles come from user text and imports: one line, no control characters.
+    return sanitize(first_line(thread_title, limit=200)) or "(untitled)"
+
+
+def format_threads(threads: list[Thread]) -> list[str]:
+    """One aligned line per thread: id, last activity, persona, title."""
+    id_width = max((len(str(t.id)) for t in threads), default=0)
+    persona_width = max((len(t.persona) for t in threads), default=0)
+    return [
+        f"{t.id:>{id_width}}  {local_time(t.updated_at)}"
+        f"  {sanitize(t.persona):<{persona_width}}  {_title(t.title)}"
+        for t in threads
+    ]
+
+
+def highlight(snippet: str, spans: list[tuple[int, int]]) -> str:
+    """`snippet` with its spans in bold (ANSI). The snippet is already sanitised, so the
+    only escape sequences in the result are ours."""
+    out, at = [], 0
+    for start, end in spans:
+        out += [snippet[at:start], BOLD, snippet[start:end], NORMAL]
+        at = end
+    out.append(snippet[at:])
+    return "".join(out)
+
+
+def format_hits(hits: list[SearchHit], *, bold: bool) -> list[str]:
+    """Two lines per hit: where it is (thread id, date, role, title), then the snippet."""
+    id_width = max((len(str(h.thread_id)) for h in hits), default=0)
+    lines = []
+    for hit in hits:
+        where = f"{local_time(hit.created_at)}  {hit.role:<9}  {_title(hit.thread_title)}"
+        lines.append(f"{hit.thread_id:>{id_width}}  {where}")
+        snippet = highlight(hit.snippet, hit.spans) if bold else hit.snippet
+        lines.append(" " * (id_width + 2) + snippet)
+    return lines
+
+
+def _threads(store, args: argparse.Namespace, out: TextIO) -> int:
+    for line in format_threads(store.list_threads(limit=args.limit)):
+        print(line, file=out)
+    return 0
+
+
+def _search(store, args: argparse.Namespace, out: TextIO) -> int:
+    query = " ".join(args.query)
+    hits = store.search(query, limit=args.limit)
+    if not hits:
+        print(f"No messages match {query!r}.", file=sys.stderr)
+        return 0
+    for line in format_hits(hits, bold=out.isatty()):
+        print(line, file=out)
+    return 0
+
+
+def _export(store, args: argparse.Namespace, out: TextIO) -> int:
+    from tuichat.transfer.export import dumps, thread_to_json, thread_to_markdown
+
+    thread = store.get_thread(args.thread_id)
+    if thread is None:
+        raise UsageError(f"No thread with id {args.thread_id}", "`tuichat threads` lists them.")
+    messages = store.messages(thread.id)
+    if args.format == "json":
+        text = dumps(thread_to_json(thread, messages))
+    else:
+        text = thread_to_markdown(thread, messages)
+    if args.output is None:
+        out.write(text)
+        return 0
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"Cannot write {args.output}", exc.strerror or str(exc)) from None
+    print(f"Wrote thread {thread.id} to {args.output}.", file=sys.stderr)
+    return 0
+
+
+def _import(store, args: argparse.Namespace, out: TextIO) -> int:
+    from tuichat.transfer.importers import load_file
+
+    threads = load_file(args.file)  # parses and checks everything before any write
+    imported = skipped = message_count = 0
+    for thread in threads:
+        added = store.import_thread(
+            title=thread.title, persona=thread.persona, model=thread.model,
+            created_at=thread.created_at, updated_at=thread.updated_at,
+            messages=thread.messages, source=thread.source,
+        )
+        if added is None:
+            skipped += 1
+        else:
+            imported += 1
+            message_count += len(thread.messages)
+    print(
+        f"Imported {imported} thread{'s' if imported != 1 else ''} ({message_count} message"
+        f"{'s' if message_count != 1 else ''}); skipped {skipped} already imported.",
+        file=out,
+    )
+    return 0

@@ -1,0 +1,314 @@
+"""Reading conversations from other files into plain ImportedThread values.
+
+Two shapes are understood:
+
+- tuichat's own JSON export (transfer/export.py): one thread, a list of them, or
+  {"threads": [...]}.
+- A ChatGPT data export's conversations.json: a list of conversations, each a tree of
+  nodes (`mapping`) because editing a prompt or regenerating a reply branches it.
+  `current_node` is the leaf the user last saw; walking its parents gives the
+  conversation as it was on screen, and only that branch is imported.
+
+The whole file is parsed and checked before anything is written, so a bad file imports
+nothing. Each thread carries a `source` key; the store skips a source it already has,
+which makes importing the same file twice add nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuichat.core.errors import UsageError
+from tuichat.core.models import DONE, STATUSES, STOPPED, STREAMING, Message, Usage
+from tuichat.core.text import first_line
+
+CHATGPT_PERSONA = "default"
+CHATGPT_MODEL = "chatgpt"  # when no message says which model answered
+_ROLES = ("system", "user", "assistant")
+# ChatGPT content types that hold what the user saw as text. Others ("code",
+# "execution_output", "thoughts", "user_editable_context", ...) are tool traffic or
+# hidden context, not conversation.
+_CHATGPT_TEXT_TYPES = ("text", "multimodal_text")
+
+
+class ImportFormatError(UsageError):
+    """The file is not something tuichat can import. The title names the file."""
+
+
+class _Bad(Exception):
+    """A problem found while parsing; becomes ImportFormatError with the file name."""
+
+
+@dataclass
+class ImportedThread:
+    """A thread ready for Store.import_thread."""
+
+    title: str
+    persona: str
+    model: str
+    created_at: float
+    updated_at: float
+    source: str
+    messages: list[Message] = field(default_factory=list)
+
+
+def load_file(path: str | Path) -> list[ImportedThread]:
+    """Read and parse `path`. Raises ImportFormatError with a one-line reason."""
+    path = Path(path)
+    title = f"Cannot import {path}"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ImportFormatError(title, "no such file") from None
+    except IsADirectoryError:
+        raise ImportFormatError(title, "it is a directory, not a file") from None
+    except OSError as exc:
+        raise ImportFormatError(title, exc.strerror or str(exc)) from None
+    try:
+        data = json.loads(raw)  # bytes: json detects UTF-8/16/32 itself
+    except UnicodeDecodeError:
+        raise ImportFormatError(title, "not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(
+            title, f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    try:
+        return parse(data)
+    except _Bad as exc:
+        raise ImportFormatError(title, str(exc)) from None
+
+
+def parse(data: Any) -> list[ImportedThread]:
+    """Recognise the shape of already-decoded JSON and convert it."""
+    if isinstance(data, dict):
+        if "tuichat_export" in data:
+            return [from_tuichat(data, 1)]
+        if isinstance(data.get("threads"), list):
+            return _tuichat_list(data["threads"])
+        if "mapping" in data:
+            return _chatgpt_list([data])
+    elif isinstance(data, list):
+        if all(isinstance(item, dict) and "tuichat_export" in item for item in data):
+            return _tuichat_list(data)
+        if all(isinstance(item, dict) and "mapping" in item for item in data):
+            return _chatgpt_list(data)
+    raise _Bad("not a tuichat export or a ChatGPT conversations.json")
+
+
+# tuichat's own export
+
+
+def _tuichat_list(items: list[Any]) -> list[ImportedThread]:
+    return [from_tuichat(item, n) for n, item in enumerate(items, 1)]
+
+
+def _get(
+    obj: dict[str, Any], key: str, kinds: type | tuple[type, ...], where: str, default: Any = None
+) -> Any:
+    value = obj.get(key, default)
+    # bool is an int to Python, but never a valid timestamp or text here.
+    if value is None or isinstance(value, bool) or not isinstance(value, kinds):
+        if value is None and default is not None:
+            return default
+        raise _Bad(f"{where}: '{key}' is missing or not the right type")
+    return value
+
+
+def from_tuichat(data: Any, number: int = 1) -> ImportedThread:
+    """One thread of tuichat's JSON export. `number` names it in error messages."""
+    where = f"thread {number}"
+    if not isinstance(data, dict):
+        raise _Bad(f"{where} is not an object")
+    if data.get("tuichat_export") != 1:
+        raise _Bad(f"{where}: unsupported tuichat_export version {data.get('tuichat_export')!r}")
+    thread = data.get("thread")
+    items = data.get("messages")
+    if not isinstance(thread, dict) or not isinstance(items, list):
+        raise _Bad(f"{where}: needs a 'thread' object and a 'messages' list")
+    number_types = (int, float)
+    created = float(_get(thread, "created_at", number_types, where))
+    updated = float(_get(thread, "updated_at", number_types, where, created))
+    messages = [
+        _tuichat_message(item, f"{where}, message {i}", created) for i, item in enumerate(items, 1)
+    ]
+    imported = ImportedThread(
+        title=_get(thread, "title", str, where, ""),
+        persona=_get(thread, "persona", str, where, "default"),
+        model=_get(thread, "model", str, where, "unknown"),
+        created_at=created,
+        updated_at=updated,
+        source="",
+        messages=messages,
+    )
+    imported.source = "tuichat:" + _fingerprint(imported)
+    return imported
+
+
+def _tuichat_message(item: Any, where: str, default_time: float) -> Message:
+    if not isinstance(item, dict):
+        raise _Bad(f"{where} is not an object")
+    role = _get(item, "role", str, where)
+    if role not in _ROLES:
+        raise _Bad(f"{where}: unknown role {role!r}")
+    status = _get(item, "status", str, where, DONE)
+    if status not in STATUSES:
+        raise _Bad(f"{where}: unknown status {status!r}")
+    if status == STREAMING:
+        status = STOPPED  # nothing is streaming it any more
+    usage = None
+    if isinstance(item.get("usage"), dict):
+        prompt = int(item["usage"].get("prompt_tokens") or 0)
+        completion = int(item["usage"].get("completion_tokens") or 0)
+        usage = Usage(prompt, completion, prompt + completion)
+    model = item.get("model")
+    return Message(
+        id=0,
+        thread_id=0,
+        role=role,
+        content=_get(item, "content", str, where),
+        status=status,
+        reasoning=_get(item, "reasoning", str, where, ""),
+        model=model if isinstance(model, str) else None,
+        finish_reason=item.get("finish_reason") if isinstance(item.get("finish_reason"), str) else None,
+        error=item.get("error") if isinstance(item.get("error"), str) else None,
+        created_at=float(_get(item, "created_at", (int, float), where, default_time)),
+        usage=usage,
+    )
+
+
+def _fingerprint(thread: ImportedThread) -> str:
+    # Over the parsed content, not the file's bytes or the exporting database's ids: the
+    # same conversation exported twice (or from another machine) is recognised as one.
+    canonical = {
+        "title": thread.title,
+        "persona": thread.persona,
+        "model": thread.model,
+        "created_at": thread.created_at,
+        "messages": [
+            [m.role, m.content, m.status, m.model, m.created_at, m.reasoning] for m in thread.messages
+        ],
+    }
+    text = json.dumps(canonical, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ChatGPT's conversations.json
+
+
+def _chatgpt_list(items: list[Any]) -> list[ImportedThread]:
+    threads = []
+    for n, conversation in enumerate(items, 1):
+        thread = from_chatgpt(conversation, n)
+        if thread is not None:
+            threads.append(thread)
+    return threads
+
+
+def _time(value: Any, default: float) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return default
+
+
+def _branch(mapping: dict[str, Any], leaf: str) -> list[dict[str, Any]]:
+    """The nodes from the root down to `leaf`."""
+    nodes: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    node_id: Any = leaf
+    while isinstance(node_id, str) and node_id in mapping and node_id not in seen:
+        seen.add(node_id)  # a malformed file with a cycle must not loop forever
+        node = mapping[node_id]
+        if not isinstance(node, dict):
+            break
+        nodes.append(node)
+        node_id = node.get("parent")
+    nodes.reverse()
+    return nodes
+
+
+def _latest_leaf(mapping: dict[str, Any]) -> str | None:
+    # Without current_node, the most recently written leaf is the best guess.
+    leaves = [
+        (_time((node.get("message") or {}).get("create_time"), 0.0), node_id)
+        for node_id, node in mapping.items()
+        if isinstance(node, dict) and not node.get("children")
+    ]
+    return max(leaves)[1] if leaves else None
+
+
+def _chatgpt_text(message: dict[str, Any]) -> str | None:
+    """The visible text of a ChatGPT message, or None when it is not conversation."""
+    author = message.get("author") or {}
+    if author.get("role") not in ("user", "assistant"):
+        return None  # system prompts, tool calls and their output
+    metadata = message.get("metadata") or {}
+    if metadata.get("is_visually_hidden_from_conversation"):
+        return None
+    content = message.get("content") or {}
+    if content.get("content_type") not in _CHATGPT_TEXT_TYPES:
+        return None
+    parts = content.get("parts") or []
+    # Images and files are dicts among the parts; only the text survives the import.
+    text = "\n\n".join(part for part in parts if isinstance(part, str) and part.strip())
+    return text if text.strip() else None
+
+
+def from_chatgpt(conversation: Any, number: int = 1) -> ImportedThread | None:
+    """One ChatGPT conversation, following current_node; None if nothing visible is left."""
+    where = f"conversation {number}"
+    if not isinstance(conversation, dict) or not isinstance(conversation.get("mapping"), dict):
+        raise _Bad(f"{where}: needs a 'mapping' object")
+    mapping: dict[str, Any] = conversation["mapping"]
+    created = _time(conversation.get("create_time"), 0.0)
+    updated = _time(conversation.get("update_time"), created)
+    leaf = conversation.get("current_node")
+    if not isinstance(leaf, str) or leaf not in mapping:
+        leaf = _latest_leaf(mapping)
+    messages: list[Message] = []
+    model = None
+    for node in _branch(mapping, leaf) if leaf else []:
+        message = node.get("message")
+        if not isinstance(message, dict):
+            continue
+        text = _chatgpt_text(message)
+        if text is None:
+            continue
+        role = message["author"]["role"]
+        slug = (message.get("metadata") or {}).get("model_slug")
+        slug = slug if isinstance(slug, str) and slug else None
+        if role == "assistant" and slug:
+            model = slug
+        messages.append(
+            Message(
+                id=0,
+                thread_id=0,
+                role=role,
+                content=text,
+                status=DONE,
+                model=slug if role == "assistant" else None,
+                created_at=_time(message.get("create_time"), created),
+            )
+        )
+    if not messages:
+        return None
+    conversation_id = conversation.get("conversation_id") or conversation.get("id")
+    if not isinstance(conversation_id, str) or not conversation_id:
+        text = json.dumps(conversation, ensure_ascii=False, sort_keys=True)
+        conversation_id = hashlib.sha256(text.encode()).hexdigest()
+    title = conversation.get("title")
+    title = title.strip() if isinstance(title, str) else ""
+    if not title:  # name it as tuichat names its own threads: by the first prompt
+        title = next((first_line(m.content) for m in messages if m.role == "user"), "")
+    return ImportedThread(
+        title=title,
+        persona=CHATGPT_PERSONA,
+        model=model or CHATGPT_MODEL,
+        created_at=created,
+        updated_at=updated,
+        source=f"chatgpt:{conversation_id}",
+        messages=messages,
+    )

@@ -1,0 +1,342 @@
+"""The chat screen's commands beyond sending: regenerate, edit-and-resend, model and
+persona switching, slash commands, export and help.
+
+A mixin for ChatScreen (kept apart so chat.py stays about the send lifecycle). It relies
+on ChatScreen's attributes: app, thread, persona, model, generating, composer, transcript,
+send(), show_thread(), update_status(), stop_reply(), _start_reply(), _picked_persona().
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.actions import SkipAction
+
+from tuichat import paths
+from tuichat.commands import (
+    Command,
+    CommandError,
+    SendText,
+    command_list,
+    complete,
+    export_filename,
+    parse,
+)
+from tuichat.core.models import Message
+from tuichat.core.text import first_line
+from tuichat.ui.screens.model_picker import ModelPicker, model_choices
+from tuichat.ui.screens.persona_picker import PersonaPicker
+
+if TYPE_CHECKING:
+    _Base = Any  # the ChatScreen this is mixed into
+else:
+    _Base = object
+
+
+class ChatCommands(_Base):
+    """Regenerate, edit, pickers and slash commands for the chat screen."""
+
+    # The prompt being edited (its text is in the composer), or None. Enter then replaces
+    # that prompt instead of adding a message.
+    editing: Message | None = None
+
+    # -- the send lock, as the send path applies it ------------------------------------------
+
+    def refuse_busy(self) -> bool:
+        """Ring and explain when a reply is generating (the send lock). True if refused."""
+        if self.generating:
+            self.app.bell()
+            self.notify("A reply is still generating. Press Esc to stop it; your draft is kept.",
+                        title="Still generating", severity="warning", timeout=3)
+            return True
+        if not self.app.api_key:
+            self.notify(self.app.key_note or "No API key is configured.", title="No API key",
+                        severity="error", timeout=8, markup=False)
+            return True
+        return False
+
+    def say(self, text: str) -> None:
+        """A notice in the log (never markup: it may quote what the user typed)."""
+        self.transcript.add_notice(text)
+
+    # -- regenerate ----------------------------------------------------------------------------
+
+    def action_regenerate(self) -> None:
+        """Regenerate the last reply; the old one is kept, marked superseded."""
+        if self.refuse_busy():
+            return
+        if self.thread is None or self.app.session.regenerate_prepare(self.thread) is None:
+            self.notify("Nothing to regenerate yet.", timeout=3)
+            return
+        self.editing = None
+        self.generating = True
+        try:
+            self.show_thread(self.thread)  # the old reply is now shown as superseded
+            self._start_reply()
+        except BaseException:
+            self.generating = False
+            raise
+
+    # -- edit the last prompt and send it again ----------------------------------------------
+
+    def action_edit_last(self) -> None:
+        """Edit your last message and send it again; the old one and its reply are kept,
+        marked superseded."""
+        self.start_edit()
+
+    def action_edit_last_if_empty(self) -> None:
+        """Up in an empty composer: edit the last message, as many chat clients do."""
+        if self.focused is not self.composer or self.composer.text or self.thread is None:
+            raise SkipAction()  # Up does what it always does
+        self.start_edit()
+
+    def start_edit(self) -> None:
+        if self.refuse_busy():
+            return
+        prompt = self.app.session.edit_prepare(self.thread) if self.thread is not None else None
+        if prompt is None:
+            self.notify("Nothing to edit yet: no message has been sent in this thread.", timeout=3)
+            return
+        if self.composer.text.strip():
+            # Never overwrite a draft: the user clears or sends it first.
+            self.app.bell()
+            self.notify("The composer holds a draft. Send or clear it first, then edit.",
+                        title="Draft kept", severity="warning", timeout=4)
+            return
+        self.editing = prompt
+        self.composer.text = prompt.content
+        self.composer.move_cursor(self.composer.document.end)
+        self.composer.focus()
+        self.update_status()
+        self.notify("Editing your last message: Enter sends it in place of the old one, "
+                    "Esc cancels.", timeout=4)
+
+    def cancel_edit(self, *, key: bool = False) -> None:
+        """Leave edit mode. From a key (Esc), only while in the composer: elsewhere Esc
+        keeps its own meaning (clearing the thread filter, say)."""
+        if key and self.focused is not self.composer:
+            raise SkipAction()
+        prompt, self.editing = self.editing, None
+        if prompt is not None and self.composer.text == prompt.content:
+            self.composer.clear()  # untouched: nothing of the user's is lost
+        else:
+            self.notify("Edit cancelled; your text stays in the composer.", timeout=3)
+        self.update_status()
+
+    def is_editing(self) -> bool:
+        return (
+            self.editing is not None and self.thread is not None
+            and self.editing.thread_id == self.thread.id
+        )
+
+    def send_edit(self, text: str) -> bool:
+        """Send `text` in place of the prompt being edited. False when there is no edit
+        for this thread any more (then the caller sends it as a new message)."""
+        prompt, self.editing = self.editing, None
+        if prompt is None or self.thread is None or prompt.thread_id != self.thread.id:
+            return False
+        try:
+            self.app.session.edit_commit(self.thread, prompt.id, text)
+        except LookupError:
+            return False
+        self.generating = True
+        try:
+            self.composer.clear()  # stored above, so it may leave the screen
+            self.show_thread(self.thread)  # the old prompt and reply show as superseded
+            self._start_reply()
+        except BaseException:
+            self.generating = False
+            raise
+        self.refresh_threads()
+        return True
+
+    # -- models --------------------------------------------------------------------------------
+
+    def known_models(self) -> list[tuple[str, str]]:
+        settings = self.app.settings
+        return model_choices(
+            self.model,
+            [settings.model, *getattr(settings, "models", [])],
+            self.persona.model if self.persona else None,
+            self.app.server_models,
+        )
+
+    def action_pick_model(self) -> None:
+        """Choose the model for this thread, from the next message on."""
+        loading = self.app.request_server_models()
+        self.app.push_screen(ModelPicker(self.known_models(), self.model, loading=loading),
+                             self._picked_model)
+
+    def _picked_model(self, name: str | None) -> None:
+        if name:
+            self.apply_model(name)
+        self.composer.focus()
+
+    def apply_model(self, name: str) -> None:
+        """Use `name` for this thread (stored with it) from the next message on."""
+        name = name.strip()
+        if not name:
+            return
+        self.model = name
+        if self.thread is not None:
+            self.app.store.set_model(self.thread.id, name)
+            self.thread.model = name
+        self.update_status()
+        self.notify(f"Model: {name} (from the next message on)", timeout=3, markup=False)
+
+    # -- personas ------------------------------------------------------------------------------
+
+    async def action_pick_persona(self) -> None:
+        """Start a new thread with a persona you choose."""
+        await self.stop_reply()
+        current = self.persona.name if self.persona else None
+        self.app.push_screen(PersonaPicker(self.app.personas, current), self._picked_persona)
+
+    async def start_with_persona(self, name: str) -> bool:
+        if name not in self.app.personas:
+            names = ", ".join(sorted(self.app.personas))
+            self.say(f"No persona named {name!r}. Installed: {names}")
+            return False
+        await self.stop_reply()
+        self._picked_persona(name)
+        return True
+
+    # -- export, search, help ----------------------------------------------------------------
+
+    def action_export(self, fmt: str = "md") -> None:
+        """Write this thread to a file (Markdown or JSON) and say where."""
+        if self.thread is None:
+            self.notify("Nothing to export yet: send a message first.", timeout=3)
+            return
+        from tuichat.transfer.export import dumps, thread_to_json, thread_to_markdown
+
+        thread = self.app.store.get_thread(self.thread.id) or self.thread
+        messages = self.app.store.messages(thread.id)
+        if fmt == "json":
+            text = dumps(thread_to_json(thread, messages))
+        else:
+            fmt, text = "md", thread_to_markdown(thread, messages)
+        try:
+            path = _write_new(export_dir(), export_filename(thread.title, thread.id, fmt), text)
+        except OSError as exc:
+            self.notify(f"Could not write the export: {exc.strerror or exc}", title="Export failed",
+                        severity="error", timeout=8, markup=False)
+            return
+        self.say(f"Exported this thread to {path}")
+        self.notify(f"Exported to {path}", timeout=5, markup=False)
+
+    def search_for(self, query: str) -> None:
+        """Open the search screen (ChatScreen.action_search) with `query` typed in."""
+        from tuichat.ui.screens.search import SearchScreen
+
+        self.app.push_screen(SearchScreen(self.app.store, query), self._picked_hit)
+
+    def action_help(self) -> None:
+        """List the slash commands and keys in the log."""
+        from tuichat.ui.palette import key_help
+
+        self.say(f"Commands (type them in the message box):\n{command_list()}\n\n"
+                 f"Keys (all also in the command palette, Ctrl+P):\n{key_help(self)}")
+
+    # -- slash commands ------------------------------------------------------------------------
+
+    async def submit_text(self, text: str) -> None:
+        """What Enter does: run a slash command, or send the text."""
+        parsed = parse(text)
+        if isinstance(parsed, SendText):
+            self.send(parsed.text)
+        elif isinstance(parsed, CommandError):
+            # Never sent, and the text stays in the composer to be fixed.
+            self.app.bell()
+            self.say(parsed.message)
+        elif await self.run_command(parsed):
+            self.editing = None  # the composer no longer holds the edited text
+            self.composer.clear()
+            self.update_status()
+
+    async def run_command(self, command: Command) -> bool:
+        """Carry out a parsed command. False when it could not be done (the command text
+        then stays in the composer)."""
+        name, arg = command.name, command.arg
+        if name in ("new", "persona"):
+            if not arg:
+                await self.action_pick_persona()
+                return True
+            return await self.start_with_persona(arg)
+        if name == "reset":
+            await self.action_reset()
+        elif name == "model":
+            if arg:
+                self.apply_model(arg)
+            else:
+                self.action_pick_model()
+        elif name == "title":
+            if self.thread is None:
+                self.say("Nothing to title yet: send a message first.")
+                return False
+            arg = arg[:200]  # as the rename dialog allows
+            self.app.store.set_title(self.thread.id, arg)
+            self.thread.title = arg
+            self.refresh_threads()
+            self.update_status()
+            self.notify(f"Renamed to {first_line(arg, 60)}", timeout=3, markup=False)
+        elif name == "export":
+            if self.thread is None:
+                self.say("Nothing to export yet: send a message first.")
+                return False
+            self.action_export(arg or "md")
+        elif name == "search":
+            self.search_for(arg)
+        elif name == "help":
+            self.action_help()
+        return True
+
+    def action_complete(self) -> None:
+        """Tab after "/" completes a command name, or a persona or model name."""
+        composer = self.composer
+        if self.focused is not composer or not composer.text.startswith("/"):
+            # Binding Tab here replaces Screen's own Tab binding (Textual merges bindings
+            # per key), so do what that one did: move the focus.
+            self.app.action_focus_next()
+            return
+        # Someone completing commands may want /model next: start fetching the server's
+        # names now (once per app), so they are there by the time they are asked for.
+        self.app.request_server_models()
+        models = [name for name, _ in self.known_models()]
+        result = complete(composer.text, personas=self.app.personas, models=models)
+        if result is None:
+            self.app.action_focus_next()
+            return
+        if result.text is not None and result.text != composer.text:
+            composer.text = result.text
+            composer.move_cursor(composer.document.end)
+        if len(result.candidates) > 1:
+            self.notify("  ".join(result.candidates), title="Completions", timeout=4, markup=False)
+        elif not result.candidates:
+            self.app.bell()
+
+
+def export_dir() -> Path:
+    """Where /export writes: the current directory, or the data dir if that is read-only."""
+    cwd = Path.cwd()
+    if os.access(cwd, os.W_OK):
+        return cwd
+    folder = paths.data_dir() / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _write_new(folder: Path, name: str, text: str) -> Path:
+    """Write `text` to folder/name, or name-2, name-3, ... : never over an existing file."""
+    stem, dot, ext = name.rpartition(".")
+    for n in range(1, 1000):
+        path = folder / (name if n == 1 else f"{stem}-{n}{dot}{ext}")
+        try:
+            with path.open("x", encoding="utf-8") as handle:
+                handle.write(text)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"too many exports named {name} in {folder}")

@@ -1,0 +1,75 @@
+"""Pick one fenced code block of a message to copy (y in the transcript)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+from tuichat.core.text import sanitize
+from tuichat.ui.code_blocks import CodeBlock
+
+
+def block_label(number: int, block: CodeBlock) -> Text:
+    """"1  python  def main():" -- plain text; the code is untrusted."""
+    label = Text(no_wrap=True, overflow="ellipsis")
+    label.append(f"{number}  ", style="dim")
+    label.append(sanitize(block.language) or "text", style="bold")
+    lines = block.code.count("\n") + 1
+    label.append(f"  {lines} line{'s' if lines != 1 else ''}  ", style="dim")
+    label.append(sanitize(block.first_line))
+    return label
+
+
+class CodePicker(ModalScreen[CodeBlock | None]):
+    """The code blocks of one message by language and first line; dismisses with the
+    chosen block, or None on Escape."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="picker.cancel")]
+
+    DEFAULT_CSS = """
+    CodePicker {
+        align: center middle;
+    }
+    CodePicker > Vertical {
+        width: 80;
+        max-width: 90%;
+        height: auto;
+        max-height: 80%;
+        border: round $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    CodePicker OptionList {
+        height: auto;
+        max-height: 20;
+    }
+    """
+
+    def __init__(self, blocks: list[CodeBlock]) -> None:
+        super().__init__()
+        self.blocks = blocks
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Copy which code block?")
+            yield OptionList(
+                *(Option(block_label(n, block)) for n, block in enumerate(self.blocks, 1)),
+                id="code-blocks",
+            )
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = 0
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(self.blocks[event.option_index])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,100 @@
+"""The left panel: a filter box above the thread list.
+
+The panel does not read the store: it posts `ThreadPanel.FilterChanged` and the screen,
+which owns the store, answers by calling `show_threads` with the matching threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input
+
+from tuichat.core.models import Thread
+from tuichat.ui.widgets.thread_list import ThreadList
+
+
+class ThreadFilter(Input):
+    """The filter-as-you-type box. Escape clears it; Down moves into the list."""
+
+    BINDINGS = [
+        Binding("escape", "clear_filter", "Clear", id="threads.clear_filter", show=False),
+        Binding("down", "into_list", "List", id="threads.into_list", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(placeholder="Filter threads", compact=True, select_on_focus=False, id=id)
+
+    def action_clear_filter(self) -> None:
+        self.value = ""
+
+    def action_into_list(self) -> None:
+        threads = self.screen.query_one(ThreadList)
+        if threads.option_count == 0:
+            return
+        if threads.highlighted is None:
+            threads.highlighted = 0
+        threads.focus()
+
+
+class ThreadPanel(Vertical):
+    """The filter box and the thread list, one column."""
+
+    DEFAULT_CSS = """
+    ThreadPanel {
+        width: 32;
+        height: 1fr;
+        border-right: vkey $foreground 15%;
+    }
+    ThreadPanel:focus-within {
+        border-right: vkey $accent;
+    }
+    ThreadPanel ThreadFilter {
+        padding: 0 1;
+        background: $boost;
+    }
+    ThreadPanel ThreadFilter:focus {
+        background: $boost;
+        background-tint: $accent 15%;
+    }
+    """
+
+    @dataclass
+    class FilterChanged(Message):
+        """The filter text is now `text` ("" shows every thread)."""
+
+        text: str
+
+    def compose(self) -> ComposeResult:
+        yield ThreadFilter(id="thread-filter")
+        yield ThreadList(id="threads")
+
+    @property
+    def filter_text(self) -> str:
+        """The filter as typed, trimmed; "" when the box is empty."""
+        return self.query_one(ThreadFilter).value.strip()
+
+    @property
+    def thread_list(self) -> ThreadList:
+        return self.query_one(ThreadList)
+
+    def show_threads(self, threads: list[Thread], current_id: int | None = None) -> None:
+        self.thread_list.show_threads(threads, current_id)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.FilterChanged(event.value.strip()))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        # Enter in the box opens the best (most recent) match; Down then Enter picks another.
+        event.stop()
+        threads = self.thread_list
+        if threads.option_count:
+            threads.highlighted = 0
+            thread_id = threads.highlighted_thread_id
+            if thread_id is not None:
+                self.post_message(ThreadList.Chosen(thread_id))

@@ -1,0 +1,283 @@
+"""Searching every thread (Ctrl+F) and jumping to a hit, through the real app."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Input
+
+from apphelpers import make_app, wait_for
+from tuichat.store import Store
+from tuichat.ui.screens.chat import ChatScreen
+from tuichat.ui.screens.search import SearchResults, SearchScreen
+from tuichat.ui.widgets.transcript import Transcript
+
+SIZE = (110, 36)
+# A fixed clock: every message is stamped on the same, known day.
+STAMP = 1_750_000_000.0
+DAY = time.strftime("%Y-%m-%d", time.localtime(STAMP))
+
+
+def seeded_store(tmp_path) -> tuple[Store, dict[str, int]]:
+    """Three threads: English, Japanese, and a 300-message one with a rare word near the
+    start. Returns the store and the thread ids by name."""
+    store = Store(tmp_path / "tuichat.db", clock=lambda: STAMP)
+    ids = {}
+    english = store.create_thread("default", "test-model")
+    store.add_message(english.id, "user", "What is the weather in Tokyo?")
+    store.add_message(english.id, "assistant", "Tokyo is sunny today. In tokyo, summers are humid.")
+    ids["english"] = english.id
+    japanese = store.create_thread("default", "test-model")
+    store.add_message(japanese.id, "user", "東京の天気は？")
+    store.add_message(japanese.id, "assistant", "東京は晴れです。東京タワーからの眺めも良いです。")
+    ids["japanese"] = japanese.id
+    long = store.create_thread("default", "test-model", title="A long one")
+    for i in range(300):
+        role = "user" if i % 2 == 0 else "assistant"
+        text = f"filler message {i} " + "blah " * (i % 7)
+        if i == 4:
+            text = "The secret word is xylophone, said message four."
+        store.add_message(long.id, role, text)
+    ids["long"] = long.id
+    return store, ids
+
+
+def chat(app) -> ChatScreen:
+    screen = app.screen_stack[1] if len(app.screen_stack) > 1 else app.screen
+    assert isinstance(screen, ChatScreen)
+    return screen
+
+
+async def open_search(pilot) -> SearchScreen:
+    await pilot.press("ctrl+f")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, SearchScreen))
+    return pilot.app.screen
+
+
+async def search_for(pilot, query: str) -> SearchScreen:
+    """Type `query` into the search box and wait for the list to show its results."""
+    screen = await open_search(pilot)
+    await pilot.press(*query)
+    await wait_for(pilot, lambda: screen.shown_query == query)
+    await pilot.pause()
+    return screen
+
+
+def prompts(screen: SearchScreen) -> list[Text]:
+    results = screen.query_one(SearchResults)
+    return [results.get_option_at_index(i).prompt for i in range(results.option_count)]
+
+
+def highlighted(label: Text) -> list[str]:
+    """The pieces of `label` that carry a match highlight (an underline)."""
+    return [label.plain[span.start:span.end] for span in label.spans
+            if getattr(span.style, "underline", False)]
+
+
+async def test_english_search_lists_title_date_role_and_highlights_every_match(tmp_path, fake_server):
+    store, _ = seeded_store(tmp_path)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await search_for(pilot, "tokyo")
+        labels = prompts(screen)
+        assert len(labels) == 2  # the prompt and the reply; newest first
+        reply, prompt = labels
+        first_line, snippet = reply.plain.split("\n")
+        assert first_line == f"What is the weather in Tokyo?  {DAY}  Assistant"
+        assert snippet == "Tokyo is sunny today. In tokyo, summers are humid."
+        assert highlighted(reply) == ["Tokyo", "tokyo"]  # both cases, each highlighted
+        assert prompt.plain.split("\n")[0].endswith(f"{DAY}  You")
+        assert highlighted(prompt) == ["Tokyo"]
+        status = str(screen.query_one("#search-status").render())
+        assert "2 messages" in status
+
+
+async def test_two_character_japanese_query(tmp_path, fake_server):
+    store, _ = seeded_store(tmp_path)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await search_for(pilot, "東京")
+        labels = prompts(screen)
+        assert len(labels) == 2
+        assert labels[0].plain.split("\n")[1] == "東京は晴れです。東京タワーからの眺めも良いです。"
+        assert highlighted(labels[0]) == ["東京", "東京"]
+        # Wide characters take two cells each: the snippet is drawn whole, inside the list.
+        results = screen.query_one(SearchResults)
+        drawn = [results.render_line(y) for y in range(results.size.height)]
+        line = next(strip for strip in drawn if "東京タワー" in strip.text)
+        assert "東京は晴れです。東京タワーからの眺めも良いです。" in line.text
+        assert line.cell_length == results.size.width
+
+
+async def test_long_query_needs_every_word_and_results_follow_the_typing(tmp_path, fake_server):
+    store, _ = seeded_store(tmp_path)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await search_for(pilot, "tokyo")
+        assert len(prompts(screen)) == 2
+        await pilot.press(*" summers are humid")
+        await wait_for(pilot, lambda: screen.shown_query == "tokyo summers are humid")
+        labels = prompts(screen)
+        assert len(labels) == 1
+        assert highlighted(labels[0]) == ["Tokyo", "tokyo", "summers", "are", "humid"]
+        await pilot.press(*" nowhere")
+        await wait_for(pilot, lambda: screen.shown_query.endswith("nowhere"))
+        assert prompts(screen) == []
+        status = str(screen.query_one("#search-status").render())
+        assert status == "No messages match “tokyo summers are humid nowhere”."
+
+
+async def test_typing_fast_runs_one_query_in_a_worker_thread(tmp_path, fake_server, monkeypatch):
+    import threading
+
+    store, _ = seeded_store(tmp_path)
+    queries: list[str] = []
+    threads: set[int] = set()
+    search = Store.search
+
+    def spy(self, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        queries.append(query)
+        threads.add(threading.get_ident())
+        return search(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "search", spy)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await search_for(pilot, "xylophone")
+        assert queries == ["xylophone"]  # not one query per keystroke
+        assert threads and threading.get_ident() not in threads  # the UI never waits on it
+        assert len(prompts(screen)) == 1
+
+
+async def test_titles_and_snippets_are_never_markup(tmp_path, fake_server):
+    store = Store(tmp_path / "tuichat.db", clock=lambda: STAMP)
+    thread = store.create_thread("default", "test-model", title="[bold red]not markup[/]")
+    store.add_message(thread.id, "user", "look: [link=x]markup[/link] \x1b[31mred")
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await search_for(pilot, "markup")
+        (label,) = prompts(screen)
+        assert label.plain.startswith("[bold red]not markup[/]")
+        assert "[link=x]markup[/link] ␛[31mred" in label.plain
+        assert highlighted(label) == ["markup"]  # the snippet's match; the title is plain
+
+
+async def test_enter_opens_the_thread_scrolled_to_the_message(tmp_path, fake_server):
+    store, ids = seeded_store(tmp_path)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        # Opened normally, a 300-message thread shows its end, not message four.
+        await screen.open_thread(ids["long"])
+        await pilot.pause(0.1)
+        assert "xylophone" not in screen.transcript.visible_text()
+        await screen.open_thread(ids["english"])
+        await pilot.pause(0.1)
+
+        await search_for(pilot, "xylophone")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.pause(0.1)
+        transcript = screen.transcript
+        assert screen.thread is not None and screen.thread.id == ids["long"]
+        assert "The secret word is xylophone, said message four." in transcript.visible_text()
+        assert transcript.cursor == 4  # highlighted: c would copy it
+        assert app.focused is transcript
+        assert sum(1 for entry in transcript._entries if entry.width) < 60  # not all 300
+
+
+async def test_down_then_enter_opens_the_second_hit_and_click_works_too(tmp_path, fake_server):
+    store, ids = seeded_store(tmp_path)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        await search_for(pilot, "東京")
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.pause(0.1)
+        assert screen.thread.id == ids["japanese"]
+        assert screen.transcript.cursor == 0  # the second hit (newest first) is the prompt
+
+        await search_for(pilot, "tokyo")
+        await pilot.click(SearchResults, offset=(4, 1))  # inside the border: the first hit
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.pause(0.1)
+        assert screen.thread.id == ids["english"]
+        assert screen.transcript.cursor == 1  # the first hit: the reply
+
+
+async def test_escape_closes_and_keeps_the_thread(tmp_path, fake_server):
+    store, ids = seeded_store(tmp_path)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        await screen.open_thread(ids["japanese"])
+        await search_for(pilot, "xylophone")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert screen.thread.id == ids["japanese"]
+        assert app.focused is screen.composer
+
+
+async def test_enter_right_after_typing_opens_the_first_hit(tmp_path, fake_server):
+    store, ids = seeded_store(tmp_path)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        await open_search(pilot)
+        await pilot.press(*"xylophone", "enter")  # well within the debounce
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.pause(0.1)
+        assert screen.thread.id == ids["long"]
+        assert "xylophone" in screen.transcript.visible_text()
+
+
+async def test_empty_box_and_enter_with_no_results_do_nothing(tmp_path, fake_server):
+    store, _ = seeded_store(tmp_path)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_search(pilot)
+        await pilot.pause(0.2)
+        assert "Type to search" in str(screen.query_one("#search-status").render())
+        await pilot.press(*"qqqq", "enter")  # Enter before the debounce: searched at once
+        await wait_for(pilot, lambda: screen.shown_query == "qqqq")
+        await pilot.pause()
+        assert app.screen is screen  # nothing to open
+        assert screen.query_one(Input).value == "qqqq"
+        assert "No messages match “qqqq”." in str(screen.query_one("#search-status").render())
+
+
+async def test_search_key_can_be_remapped(tmp_path, fake_server):
+    store, ids = seeded_store(tmp_path)
+    app = make_app(tmp_path, fake_server.base_url, store=store, keymap={"search": "f3"})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        assert isinstance(app.screen, ChatScreen)
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+
+
+async def test_jumping_within_the_thread_being_answered_keeps_the_reply_going(tmp_path, fake_server):
+    from fake_openai import Reply
+
+    fake_server.script(Reply(chunks=["still ", "streaming"], stall_after=1))
+    store, ids = seeded_store(tmp_path)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        await screen.open_thread(ids["long"])
+        screen.composer.focus()
+        screen.composer.text = "one more question"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "still" in screen.transcript.reply_text)
+        await search_for(pilot, "xylophone")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.pause(0.1)
+        assert screen.generating  # not stopped, not reloaded
+        assert "xylophone" in screen.transcript.visible_text()
+        assert "still" not in screen.transcript.visible_text()  # the view stays put
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not screen.generating)

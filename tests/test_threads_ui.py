@@ -1,0 +1,425 @@
+"""Thread management in the real app: the filter box, rename (F2), delete with a
+confirmation (Delete in the list, F8 anywhere) and automatic titles, against the fake
+server."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from apphelpers import make_app, wait_for
+from fake_openai import Reply
+from textual.widgets import Button, Input, Label
+
+from tuichat.store import Store
+from tuichat.titles import TITLE_MAX_TOKENS, TITLE_PROMPT
+from tuichat.ui.screens.chat import ChatScreen
+from tuichat.ui.screens.dialogs import ConfirmDialog, TextPromptDialog
+from tuichat.ui.widgets.composer import Composer
+from tuichat.ui.widgets.thread_list import ThreadList
+from tuichat.ui.widgets.thread_panel import ThreadFilter
+from tuichat.ui.widgets.transcript import Transcript
+
+SIZE = (110, 32)
+
+
+def seeded(tmp_path, titles: list[str]) -> tuple[Store, list[int]]:
+    """A store with one two-message thread per title; the last title is the newest."""
+    store = Store(tmp_path / "tuichat.db")
+    ids = []
+    for title in titles:
+        thread = store.create_thread("default", "test-model")
+        store.add_message(thread.id, "user", title)
+        store.add_message(thread.id, "assistant", f"answer about {title}")
+        ids.append(thread.id)
+    return store, ids
+
+
+def chat(app) -> ChatScreen:
+    """The chat screen, also while a dialog is on top of it."""
+    return next(s for s in app.screen_stack if isinstance(s, ChatScreen))
+
+
+def listed_ids(app) -> list[int]:
+    threads = chat(app).query_one(ThreadList)
+    return [int(threads.get_option_at_index(i).id) for i in range(threads.option_count)]
+
+
+def listed_text(app) -> str:
+    threads = chat(app).query_one(ThreadList)
+    return "\n".join(str(threads.get_option_at_index(i).prompt) for i in range(threads.option_count))
+
+
+def status_text(app) -> str:
+    return str(chat(app).query_one("#status").render())
+
+
+def rows_in_db(path, thread_id: int) -> tuple[int, int]:
+    """(threads, messages) rows for `thread_id`, read through a separate connection."""
+    with sqlite3.connect(path) as conn:
+        threads = conn.execute("SELECT count(*) FROM threads WHERE id = ?", (thread_id,)).fetchone()[0]
+        messages = conn.execute("SELECT count(*) FROM messages WHERE thread_id = ?", (thread_id,)).fetchone()[0]
+    return threads, messages
+
+
+async def focus_list_on(pilot, thread_id: int) -> ThreadList:
+    threads = chat(pilot.app).query_one(ThreadList)
+    threads.focus()
+    threads.highlighted = threads.get_option_index(str(thread_id))
+    await pilot.pause()
+    return threads
+
+
+# --- the filter box -------------------------------------------------------------------
+
+
+async def test_filter_narrows_the_list_by_title_and_escape_clears_it(tmp_path, fake_server):
+    store, (tokyo, sqlite, food, tenki) = seeded(
+        tmp_path, ["Tokyo trip plan", "SQLite WAL mode", "Food in TOKYO", "東京の天気はどう？"]
+    )
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        box = chat(app).query_one(ThreadFilter)
+        assert box.placeholder == "Filter threads"
+        assert listed_ids(app) == [tenki, food, sqlite, tokyo]
+        box.focus()
+        await pilot.press("t", "o", "k")
+        await pilot.pause()
+        assert listed_ids(app) == [food, tokyo]  # case-insensitive, newest first
+        assert "Tokyo trip plan" in listed_text(app) and "SQLite" not in listed_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert box.value == ""
+        assert listed_ids(app) == [tenki, food, sqlite, tokyo]
+        # Japanese: typed one character at a time, as an IME commits it.
+        await pilot.press("東", "京")
+        await pilot.pause()
+        assert box.value == "東京"
+        assert listed_ids(app) == [tenki]
+        await pilot.press("の", "雨")
+        await pilot.pause()
+        assert listed_ids(app) == []
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(listed_ids(app)) == 4
+
+
+async def test_filter_keeps_label_parts_and_searches_beyond_the_listed_threads(tmp_path, fake_server):
+    # More threads than the list shows: an old one is found by filtering, not listed before.
+    store = Store(tmp_path / "tuichat.db")
+    needle = store.create_thread("ojousama", "test-model", title="The needle [bold]thread[/bold]")
+    for i in range(205):
+        store.create_thread("default", "test-model", title=f"hay {i}")
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        assert needle.id not in listed_ids(app) and len(listed_ids(app)) == 200
+        chat(app).query_one(ThreadFilter).focus()
+        await pilot.press(*"needle")
+        await pilot.pause()
+        assert listed_ids(app) == [needle.id]
+        text = listed_text(app)
+        # Title as plain text (no markup), persona and a relative time.
+        assert "The needle [bold]thread[/bold]" in text and "ojousama" in text and "just now" in text
+
+
+async def test_down_moves_into_the_list_and_enter_opens_the_first_match(tmp_path, fake_server):
+    store, (first, second) = seeded(tmp_path, ["alpha one", "alpha two"])
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        box = screen.query_one(ThreadFilter)
+        box.focus()
+        await pilot.press(*"alpha")
+        await pilot.press("down")
+        await pilot.pause()
+        threads = screen.query_one(ThreadList)
+        assert threads.has_focus and threads.highlighted == 0
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: screen.thread is not None and screen.thread.id == first)
+        assert "answer about alpha one" in screen.query_one(Transcript).all_text()
+        box.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.thread.id == second)
+
+
+# --- rename ---------------------------------------------------------------------------
+
+
+async def test_f2_renames_the_open_thread(tmp_path, fake_server):
+    store, (older, current) = seeded(tmp_path, ["old title", "current title"])
+    app = make_app(tmp_path, fake_server.base_url, store=store, thread=store.get_thread(current))
+    async with app.run_test(size=SIZE) as pilot:
+        assert "current title" in status_text(app)
+        await pilot.press("f2")  # from the composer: the open thread
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, TextPromptDialog)
+        field = dialog.query_one(Input)
+        assert field.value == "current title" and field.has_focus
+        field.value = ""
+        await pilot.press(*"東京の旅 [b]plan")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, TextPromptDialog)
+        assert store.get_thread(current).title == "東京の旅 [b]plan"
+        assert store.get_thread(older).title == "old title"
+        assert "東京の旅 [b]plan" in listed_text(app)
+        assert "東京の旅 [b]plan" in status_text(app)
+        assert chat(app).query_one(Composer).has_focus  # focus goes back where it was
+
+
+async def test_f2_in_the_list_renames_the_highlighted_thread(tmp_path, fake_server):
+    store, (older, current) = seeded(tmp_path, ["old title", "current title"])
+    app = make_app(tmp_path, fake_server.base_url, store=store, thread=store.get_thread(current))
+    async with app.run_test(size=SIZE) as pilot:
+        await focus_list_on(pilot, older)
+        await pilot.press("f2")
+        await pilot.pause()
+        field = app.screen.query_one(Input)
+        assert field.value == "old title"
+        field.value = "renamed from the list"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert store.get_thread(older).title == "renamed from the list"
+        assert store.get_thread(current).title == "current title"
+        assert "renamed from the list" in listed_text(app)
+
+
+async def test_rename_escape_cancels(tmp_path, fake_server):
+    store, (current,) = seeded(tmp_path, ["keep me"])
+    app = make_app(tmp_path, fake_server.base_url, store=store, thread=store.get_thread(current))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "something else"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ChatScreen)
+        assert store.get_thread(current).title == "keep me"
+        assert "keep me" in listed_text(app)
+
+
+async def test_rename_refuses_an_empty_title(tmp_path, fake_server):
+    store, (current,) = seeded(tmp_path, ["keep me"])
+    app = make_app(tmp_path, fake_server.base_url, store=store, thread=store.get_thread(current))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        dialog = app.screen
+        dialog.query_one(Input).value = "   "
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is dialog  # still open
+        error = dialog.query_one("#prompt-error", Label)
+        assert error.display and "cannot be empty" in str(error.render())
+        assert store.get_thread(current).title == "keep me"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert store.get_thread(current).title == "keep me"
+
+
+async def test_f2_and_f8_on_a_new_thread_explain_there_is_nothing_to_do(tmp_path, fake_server, monkeypatch):
+    app = make_app(tmp_path, fake_server.base_url)
+    seen = recorded_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, ChatScreen)
+        await pilot.press("f8")
+        await pilot.pause()
+        assert isinstance(app.screen, ChatScreen)
+        notes = [text for _, text in seen]
+        assert any("Nothing to rename" in n for n in notes) and any("Nothing to delete" in n for n in notes)
+
+
+# --- delete ---------------------------------------------------------------------------
+
+
+async def test_delete_in_the_list_asks_then_removes_the_thread_and_its_messages(tmp_path, fake_server):
+    store, (doomed, kept) = seeded(tmp_path, ["doomed [red]thread", "kept thread"])
+    app = make_app(tmp_path, fake_server.base_url, store=store, thread=store.get_thread(kept))
+    async with app.run_test(size=SIZE) as pilot:
+        await focus_list_on(pilot, doomed)
+        await pilot.press("delete")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDialog)
+        message = str(dialog.query_one("#dialog-message").render())
+        assert "doomed [red]thread" in message and "2 messages" in message
+        assert dialog.query_one("#cancel", Button).has_focus  # the safe default
+        assert rows_in_db(store.path, doomed) == (1, 2)
+        await pilot.click("#confirm")
+        await pilot.pause()
+        assert isinstance(app.screen, ChatScreen)
+        assert rows_in_db(store.path, doomed) == (0, 0)
+        assert store.get_thread(doomed) is None and store.messages(doomed) == []
+        assert listed_ids(app) == [kept]
+        assert rows_in_db(store.path, kept) == (1, 2)
+        assert chat(app).thread.id == kept  # the open thread is untouched
+
+
+async def test_delete_cancel_escape_or_enter_keeps_the_thread(tmp_path, fake_server):
+    store, (one, two) = seeded(tmp_path, ["one", "two"])
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await focus_list_on(pilot, one)
+        await pilot.press("delete")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ChatScreen)
+        # Enter right away presses the focused button, which is Cancel.
+        await pilot.press("delete")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ChatScreen)
+        assert rows_in_db(store.path, one) == (1, 2)
+        assert listed_ids(app) == [two, one]
+
+
+async def test_deleting_the_open_thread_shows_a_fresh_one_and_keeps_the_draft(tmp_path, fake_server):
+    store = Store(tmp_path / "tuichat.db")
+    other = store.create_thread("diary", "test-model", title="other")
+    thread = store.create_thread("ojousama", "test-model")
+    store.add_message(thread.id, "user", "secret question")
+    store.add_message(thread.id, "assistant", "secret answer")
+    fake_server.script(Reply.text("fresh reply"))
+    app = make_app(tmp_path, fake_server.base_url, store=store, thread=store.get_thread(thread.id))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        transcript = screen.query_one(Transcript)
+        composer = screen.query_one(Composer)
+        composer.text = "my unsent draft"
+        await pilot.press("f8")  # from the composer: the open thread
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "secret question" in str(app.screen.query_one("#dialog-message").render())
+        await pilot.click("#confirm")
+        await pilot.pause()
+        assert rows_in_db(store.path, thread.id) == (0, 0)
+        assert screen.thread is None and screen.persona.name == "ojousama"
+        assert "secret answer" not in transcript.all_text()
+        assert composer.text == "my unsent draft"
+        assert listed_ids(app) == [other.id]
+        composer.text = "a new start"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not screen.generating and "fresh reply" in transcript.all_text())
+        assert screen.thread.persona == "ojousama"
+        assert [m.content for m in app.store.messages(screen.thread.id)] == ["a new start", "fresh reply"]
+        assert [m["content"] for m in fake_server.chat_requests[-1].json["messages"][1:]] == ["a new start"]
+
+
+async def test_deleting_the_thread_that_is_generating_stops_the_reply_first(tmp_path, fake_server):
+    fake_server.script(Reply(chunks=["partial ", "never"], stall_after=1))
+    app = make_app(tmp_path, fake_server.base_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        transcript = screen.query_one(Transcript)
+        screen.query_one(Composer).text = "start something long"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "partial" in transcript.all_text())
+        thread_id = screen.thread.id
+        await pilot.press("f8")
+        await pilot.pause()
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: not screen.generating and screen.thread is None)
+        assert rows_in_db(app.store.path, thread_id) == (0, 0)
+        assert listed_ids(app) == []
+        await wait_for(pilot, lambda: fake_server.disconnects == 1)  # the stream was closed
+
+
+# --- automatic titles -------------------------------------------------------------------
+
+
+def no_title_workers(app) -> bool:
+    return not any(w.group == "titles" and not w.is_finished for w in app.workers)
+
+
+def recorded_notifications(app, monkeypatch) -> list[tuple[str, str]]:
+    seen: list[tuple[str, str]] = []
+    real = app.notify
+
+    def notify(message, *args, **kwargs):
+        seen.append((kwargs.get("severity", "information"), str(message)))
+        return real(message, *args, **kwargs)
+
+    monkeypatch.setattr(app, "notify", notify)
+    return seen
+
+
+async def test_auto_title_asks_the_model_and_stores_the_cleaned_title(tmp_path, fake_server):
+    fake_server.script(Reply.text("Go to Asakusa early, then Ueno."), Reply.text('**"Tokyo Day Trip Ideas."**\n'))
+    app = make_app(tmp_path, fake_server.base_url)
+    app.settings.auto_title = True
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        screen.query_one(Composer).text = "what should i do in tokyo for a day?"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.store.get_thread(screen.thread.id).title == "Tokyo Day Trip Ideas")
+        assert not screen.generating
+        assert "Tokyo Day Trip Ideas" in listed_text(app)
+        assert "Tokyo Day Trip Ideas" in status_text(app)
+        title_request = fake_server.chat_requests[1].json
+        assert title_request["model"] == "test-model"
+        assert title_request["messages"][0] == {"role": "system", "content": TITLE_PROMPT}
+        assert "what should i do in tokyo" in title_request["messages"][1]["content"]
+        assert "Go to Asakusa early" in title_request["messages"][1]["content"]
+        assert title_request["max_tokens"] == TITLE_MAX_TOKENS
+        # Only the first reply names the thread.
+        screen.query_one(Composer).text = "and the evening?"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not screen.generating)
+        await pilot.pause(0.2)
+        assert len(fake_server.chat_requests) == 3
+
+
+async def test_auto_title_off_sends_no_title_request(tmp_path, fake_server):
+    fake_server.script(Reply.text("An answer."), Reply.text("Should Never Be Used"))
+    app = make_app(tmp_path, fake_server.base_url)
+    assert app.settings.auto_title is False  # the default
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        screen.query_one(Composer).text = "first line title\nmore text"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not screen.generating)
+        await pilot.pause(0.3)
+        assert len(fake_server.chat_requests) == 1
+        assert app.store.get_thread(screen.thread.id).title == "first line title"
+
+
+async def test_auto_title_failure_is_silent_and_keeps_the_first_line_title(tmp_path, fake_server, monkeypatch):
+    fake_server.script(Reply.text("An answer."), Reply.error(500, "title service exploded"))
+    app = make_app(tmp_path, fake_server.base_url)
+    app.settings.auto_title = True
+    seen = recorded_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        screen.query_one(Composer).text = "first line title\nmore text"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(fake_server.chat_requests) == 2 and not screen.generating)
+        await wait_for(pilot, lambda: no_title_workers(app))
+        await pilot.pause(0.1)
+        assert app.store.get_thread(screen.thread.id).title == "first line title"
+        assert [s for s, _ in seen if s == "error"] == []
+        assert "exploded" not in screen.query_one(Transcript).all_text()
+
+
+async def test_auto_title_never_replaces_a_title_set_by_hand_meanwhile(tmp_path, fake_server):
+    fake_server.script(Reply.text("An answer."), Reply.text("Model Title", first_delay=0.5))
+    app = make_app(tmp_path, fake_server.base_url)
+    app.settings.auto_title = True
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        screen.query_one(Composer).text = "question"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(fake_server.chat_requests) == 2)
+        await pilot.press("f2")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "My own title"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: no_title_workers(app), timeout=5)
+        await pilot.pause(0.1)
+        assert app.store.get_thread(screen.thread.id).title == "My own title"
+        assert "Model Title" not in listed_text(app)
