@@ -17,7 +17,8 @@ from tuichat.core.errors import TuichatError, UsageError
 EPILOG = """\
 keys in the app: Enter send · Shift+Enter or Ctrl+J newline · Esc stop · Ctrl+R reset
 (fresh thread) · Ctrl+N new thread with a persona · F5 retry · Ctrl+T thread list ·
-Ctrl+Q quit. Remap any of them in config.toml's [keymap] table.
+Ctrl+F search · Ctrl+G regenerate · Up (empty box) edit last · F4 model · Ctrl+P every
+action · /help slash commands · Ctrl+Q quit. Remap keys in config.toml's [keymap] table.
 
 history commands (no API key needed; each has --help):
   tuichat threads [--limit N]                     list threads, most recent first
