@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tuichat.store import Store
+from tuichat.store import Store, search
 from tuichat.store.db import connect
 from tuichat.store.migrations import MIGRATIONS
 from tuichat.store.search import has_fts, make_snippet
@@ -297,3 +297,124 @@ def test_message_position_counts_non_system_messages(store: Store) -> None:
     assert [store.message_position(thread.id, m.id) for m in (first, second, third)] == [0, 1, 2]
     with pytest.raises(LookupError):
         store.message_position(other.id, first.id)
+
+
+# Bounded, resumable pages (Store.search_page)
+
+OLD_HITS = (3, 40, 41, 42, 150, 151, 700)  # positions among the messages, all far from the newest
+
+
+def seed_old_hits(store: Store, count: int = 2_000) -> list[int]:
+    """`count` messages in two threads, every one containing "filler"; those at OLD_HITS
+    also contain "qz" and "xylophone". Returns the hits' ids, newest first."""
+    a = store.create_thread("default", "m", title="A")
+    b = store.create_thread("default", "m", title="B")
+    rows = []
+    for i in range(count):
+        text = f"filler {i}" + (" says qz and xylophone" if i in OLD_HITS else "")
+        rows.append(((a, b)[i % 2].id, ("user", "assistant")[i % 2], text, 1000.0 + i))
+    with store._conn:  # one transaction: thousands of add_message commits would be slow
+        store._conn.executemany(
+            "INSERT INTO messages (thread_id, role, content, status, created_at, updated_at)"
+            " VALUES (?, ?, ?, 'done', ?, ?)",
+            [(*row, row[-1]) for row in rows],
+        )
+    found = store._conn.execute(
+        "SELECT id FROM messages WHERE content LIKE '%qz%' ORDER BY id DESC"
+    ).fetchall()
+    return [r[0] for r in found]
+
+
+@pytest.fixture
+def small_windows(monkeypatch):
+    """Windows of 100 message ids, so a few thousand messages take many of them."""
+    for name in ("FIRST_WINDOW", "MAX_WINDOW", "INDEX_FIRST_WINDOW", "INDEX_MAX_WINDOW"):
+        monkeypatch.setattr(search, name, 100)
+    monkeypatch.setattr(search, "MIN_WINDOW", 1)
+
+
+def follow_pages(store: Store, query: str, limit: int, budget_s: float | None) -> list:
+    pages = [store.search_page(query, limit=limit, budget_s=budget_s)]
+    while pages[-1].next_before_id is not None:
+        assert len(pages) < 1_000, "paging does not end"
+        pages.append(
+            store.search_page(query, limit=limit, before_id=pages[-1].next_before_id, budget_s=budget_s)
+        )
+    return pages
+
+
+# "qz" alone is LIKE over every message; "filler qz" is the index plus LIKE; "xylophone"
+# is the index alone. All three find exactly the OLD_HITS messages.
+@pytest.mark.parametrize("query", ["qz", "filler qz", "xylophone"])
+@pytest.mark.parametrize("limit", [50, 2])
+def test_a_tiny_budget_returns_early_and_following_the_pages_finds_every_hit_once(
+    store, small_windows, query, limit
+) -> None:
+    expected = seed_old_hits(store)
+    newest = store._conn.execute("SELECT max(id) FROM messages").fetchone()[0]
+
+    first = store.search_page(query, limit=limit, budget_s=0)
+    # The newest 100 ids hold no hit: one window searched, then the budget (none) is spent.
+    assert first.hits == []
+    assert first.next_before_id == newest - 100 + 1
+    created = store._conn.execute(
+        "SELECT created_at FROM messages WHERE id = ?", (first.next_before_id,)
+    ).fetchone()[0]
+    assert first.oldest_scanned_at == created
+
+    pages = follow_pages(store, query, limit, budget_s=0)
+    found = [hit.message_id for page in pages for hit in page.hits]
+    assert found == expected  # every hit, once, newest first
+    assert len(pages) > 2_000 // 100 - 1  # one window per page
+    assert all(len(page.hits) <= limit for page in pages)
+    assert pages[-1].next_before_id is None and pages[-1].oldest_scanned_at is None
+    assert all(hit.snippet.startswith("filler") for page in pages for hit in page.hits)
+
+
+def test_before_id_searches_only_older_messages(store, small_windows) -> None:
+    expected = seed_old_hits(store)
+    page = store.search_page("qz", before_id=expected[2], budget_s=None)
+    assert ids(page.hits) == expected[3:]
+    assert page.next_before_id is None
+
+
+def test_a_full_page_of_an_index_query_says_where_to_go_on(store, sql_log) -> None:
+    thread = store.create_thread("default", "m")
+    made = [store.add_message(thread.id, "user", f"tokyo trip {i}").id for i in range(10)]
+    newest_first = made[::-1]
+
+    page = store.search_page("tokyo", limit=4)
+    assert used_fts(sql_log)
+    assert ids(page.hits) == newest_first[:4]
+    assert page.next_before_id == newest_first[3]  # the last hit: go on below it
+    assert page.oldest_scanned_at == page.hits[-1].created_at
+
+    page = store.search_page("tokyo", limit=4, before_id=page.next_before_id)
+    assert ids(page.hits) == newest_first[4:8]
+    page = store.search_page("tokyo", limit=4, before_id=page.next_before_id)
+    assert ids(page.hits) == newest_first[8:]
+    assert page.next_before_id is None  # fewer than asked: nothing older is left
+
+
+def test_no_budget_searches_to_the_end_in_one_page(store, small_windows) -> None:
+    expected = seed_old_hits(store)
+    for query in ("qz", "filler qz", "xylophone"):
+        page = store.search_page(query, budget_s=None)
+        assert ids(page.hits) == expected
+        assert page.next_before_id is None
+        assert page.oldest_scanned_at is None
+
+
+def test_a_generous_budget_finishes_a_small_history_in_one_page(store, history) -> None:
+    page = store.search_page("東京", budget_s=10.0)
+    assert ids(page.hits) == [history["tokyo2"], history["tokyo"]]
+    assert page.next_before_id is None
+
+
+def test_search_page_of_nothing(store: Store) -> None:
+    assert store.search_page("qz").hits == []  # an empty database
+    thread = store.create_thread("default", "m")
+    store.add_message(thread.id, "user", "hello")
+    assert store.search_page("   ").next_before_id is None
+    assert store.search_page("qz", limit=0).hits == []
+    assert store.search_page("qz", before_id=1).next_before_id is None  # nothing older

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from rich.text import Text
 from textual.widgets import Input
 
@@ -134,20 +135,53 @@ async def test_typing_fast_runs_one_query_in_a_worker_thread(tmp_path, fake_serv
     store, _ = seeded_store(tmp_path)
     queries: list[str] = []
     threads: set[int] = set()
-    search = Store.search
+    search_page = Store.search_page
 
     def spy(self, query, *args, **kwargs):  # type: ignore[no-untyped-def]
         queries.append(query)
         threads.add(threading.get_ident())
-        return search(self, query, *args, **kwargs)
+        return search_page(self, query, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "search", spy)
+    monkeypatch.setattr(Store, "search_page", spy)
     app = make_app(tmp_path, fake_server.base_url, store=store)
     async with app.run_test(size=SIZE) as pilot:
         screen = await search_for(pilot, "xylophone")
         assert queries == ["xylophone"]  # not one query per keystroke
         assert threads and threading.get_ident() not in threads  # the UI never waits on it
         assert len(prompts(screen)) == 1
+
+
+async def test_one_connection_serves_every_search_and_closes_with_the_screen(
+    tmp_path, fake_server, monkeypatch
+):
+    store, _ = seeded_store(tmp_path)
+    opened: list[Store] = []
+    closed: list[Store] = []
+    init, close = Store.__init__, Store.close
+
+    def spy_init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        init(self, *args, **kwargs)
+        opened.append(self)
+
+    def spy_close(self):  # type: ignore[no-untyped-def]
+        closed.append(self)
+        close(self)
+
+    monkeypatch.setattr(Store, "__init__", spy_init)
+    monkeypatch.setattr(Store, "close", spy_close)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        before = len(opened)
+        screen = await search_for(pilot, "tokyo")
+        for query in (" summers", " are"):
+            await pilot.press(*query)
+            await wait_for(pilot, lambda: screen.shown_query.endswith(query))
+        assert screen.shown_query == "tokyo summers are"
+        assert len(prompts(screen)) == 1
+        (searcher,) = opened[before:]  # three searches, one connection
+        assert searcher not in closed
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: searcher in closed)
 
 
 async def test_titles_and_snippets_are_never_markup(tmp_path, fake_server):
@@ -281,3 +315,185 @@ async def test_jumping_within_the_thread_being_answered_keeps_the_reply_going(tm
         assert "still" not in screen.transcript.visible_text()  # the view stays put
         await pilot.press("escape")
         await wait_for(pilot, lambda: not screen.generating)
+
+
+# Long searches, page by page (a short term with no index reads every message)
+
+DAY_S = 86_400.0
+
+
+def spread_store(tmp_path) -> tuple[Store, dict[int, int]]:
+    """One thread of 400 messages, a day apart; "qz" in three of them (near the newest,
+    the middle and the oldest), "wv" in two others. Returns the store and message ids by
+    position."""
+    ticks = iter(range(10_000))
+    store = Store(tmp_path / "tuichat.db", clock=lambda: STAMP + next(ticks) * DAY_S)
+    thread = store.create_thread("default", "test-model", title="Spread out")
+    words = {395: "qz", 200: "qz", 20: "qz", 300: "wv", 100: "wv"}
+    ids = {}
+    for i in range(400):
+        text = f"note {i}" + (f" mentions {words[i]} here" if i in words else "")
+        ids[i] = store.add_message(thread.id, ("user", "assistant")[i % 2], text).id
+    return store, ids
+
+
+@pytest.fixture
+def tiny_pages(monkeypatch):
+    """Every page searches one window of 50 messages: 400 messages take 8 pages."""
+    from tuichat.store import search as store_search
+    from tuichat.ui.screens import search as search_screen
+
+    monkeypatch.setattr(search_screen, "PAGE_BUDGET_S", 0.0)
+    for name in ("FIRST_WINDOW", "MAX_WINDOW", "INDEX_FIRST_WINDOW", "INDEX_MAX_WINDOW"):
+        monkeypatch.setattr(store_search, name, 50)
+    monkeypatch.setattr(store_search, "MIN_WINDOW", 1)
+
+
+def record_listings(monkeypatch) -> list[dict]:
+    """After every show_results: the ids listed, the status and the progress line."""
+    listings: list[dict] = []
+    show_results = SearchScreen.show_results
+
+    def spy(self, query, result, **kwargs):  # type: ignore[no-untyped-def]
+        show_results(self, query, result, **kwargs)
+        listings.append({
+            "value": self.query_input.value,
+            "ids": [hit.message_id for hit in self.hits],
+            "options": self.results.option_count,
+            "status": str(self.query_one("#search-status").render()),
+            "progress": str(self.progress.render()) if self.progress.display else "",
+        })
+
+    monkeypatch.setattr(SearchScreen, "show_results", spy)
+    return listings
+
+
+def slow_pages(monkeypatch, seconds: float) -> list[tuple[str, int | None]]:
+    """Make every Store.search_page take `seconds` longer; returns its calls."""
+    calls: list[tuple[str, int | None]] = []
+    search_page = Store.search_page
+
+    def spy(self, query, limit=50, before_id=None, budget_s=None):  # type: ignore[no-untyped-def]
+        calls.append((query, before_id))
+        time.sleep(seconds)
+        return search_page(self, query, limit, before_id, budget_s)
+
+    monkeypatch.setattr(Store, "search_page", spy)
+    return calls
+
+
+def day_of(store: Store, message_id: int) -> str:
+    (created,) = store._conn.execute(
+        "SELECT created_at FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    return time.strftime("%Y-%m-%d", time.localtime(created))
+
+
+async def test_a_long_search_lists_the_first_hits_then_older_ones_then_says_it_is_done(
+    tmp_path, fake_server, tiny_pages, monkeypatch
+):
+    store, ids = spread_store(tmp_path)
+    listings = record_listings(monkeypatch)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_search(pilot)
+        await pilot.press("q", "z")
+        await wait_for(pilot, lambda: listings and listings[-1]["progress"] == "Searched all messages")
+        await pilot.pause()
+        qz = [entry for entry in listings if entry["value"] == "qz"]
+
+        first = qz[0]  # the newest 50 messages: one hit, and more to search
+        assert first["ids"] == [ids[395]]
+        assert first["status"] == "1 message so far"
+        assert first["progress"] == (
+            f"Searched back to {day_of(store, ids[350])}… searching older messages"
+        )
+        # Later pages only add to the list, oldest last, while saying how far back it got.
+        assert any(entry["ids"] == [ids[395], ids[200]] for entry in qz)
+        for before, after in zip(qz, qz[1:]):
+            assert after["ids"][: len(before["ids"])] == before["ids"]
+        middle = [entry["progress"] for entry in qz[1:-1]]
+        assert middle and all(p.endswith("… searching older messages") for p in middle)
+        assert len(qz) == 8  # one page per window of 50
+
+        assert qz[-1]["ids"] == [ids[395], ids[200], ids[20]]
+        assert qz[-1]["status"] == "3 messages"
+        assert len(prompts(screen)) == 3
+        assert "mentions qz here" in prompts(screen)[2].plain
+        assert not screen.searching_older
+
+
+async def test_a_new_query_cancels_the_search_going_back(
+    tmp_path, fake_server, tiny_pages, monkeypatch
+):
+    store, ids = spread_store(tmp_path)
+    listings = record_listings(monkeypatch)
+    calls = slow_pages(monkeypatch, 0.05)  # 8 pages: 0.4 s for all of "qz"
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_search(pilot)
+        await pilot.press("q", "z")
+        await wait_for(pilot, lambda: screen.shown_query == "qz" and screen.searching_older)
+        shown_before = len(listings)
+        await pilot.press("backspace", "backspace", "w", "v")
+        await wait_for(pilot, lambda: listings[-1]["progress"] == "Searched all messages"
+                       and listings[-1]["value"] == "wv")
+        await pilot.pause(0.3)  # time for any stale page to turn up
+
+        qz_pages = [before_id for query, before_id in calls if query == "qz"]
+        assert len(qz_pages) < 8  # it stopped before the oldest message
+        after = listings[shown_before:]
+        assert all(entry["value"] == "wv" for entry in after)
+        assert all(ids[200] not in entry["ids"] and ids[20] not in entry["ids"] for entry in after)
+        assert screen.hits and [h.message_id for h in screen.hits] == [ids[300], ids[100]]
+        assert listings[-1]["status"] == "2 messages"
+
+
+async def test_typing_back_the_same_query_starts_over_without_doubles(
+    tmp_path, fake_server, tiny_pages, monkeypatch
+):
+    store, ids = spread_store(tmp_path)
+    listings = record_listings(monkeypatch)
+    slow_pages(monkeypatch, 0.05)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_search(pilot)
+        await pilot.press("q", "z")
+        await wait_for(pilot, lambda: screen.shown_query == "qz" and screen.searching_older)
+        await pilot.press("backspace", "z")  # the same query again, mid-search
+        await wait_for(pilot, lambda: listings[-1]["progress"] == "Searched all messages")
+        await pilot.pause(0.3)
+        # Pages of the first search never land in the second one's list.
+        assert [h.message_id for h in screen.hits] == [ids[395], ids[200], ids[20]]
+        assert len(prompts(screen)) == 3
+        assert all(len(entry["ids"]) == len(set(entry["ids"])) for entry in listings)
+
+
+async def test_an_error_while_going_back_keeps_the_hits_found_and_says_so(
+    tmp_path, fake_server, tiny_pages, monkeypatch
+):
+    import sqlite3
+
+    store, ids = spread_store(tmp_path)
+    search_page = Store.search_page
+
+    def failing(self, query, limit=50, before_id=None, budget_s=None):  # type: ignore[no-untyped-def]
+        if before_id is not None and before_id < ids[300]:
+            raise sqlite3.OperationalError("database is locked")
+        return search_page(self, query, limit, before_id, budget_s)
+
+    monkeypatch.setattr(Store, "search_page", failing)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_search(pilot)
+        await pilot.press("q", "z")
+        status = screen.query_one("#search-status")
+        await wait_for(pilot, lambda: "failed" in str(status.render()))
+        assert str(status.render()) == "Search failed: database is locked"
+        assert [h.message_id for h in screen.hits] == [ids[395]]  # kept
+        assert len(prompts(screen)) == 1
+        assert not screen.progress.display
+        assert app.screen is screen  # still open, still typing
+        await pilot.press("backspace", "backspace", "w", "v")
+        await wait_for(pilot, lambda: screen.shown_query == "wv" and not screen.searching_older)
+        assert [h.message_id for h in screen.hits] == [ids[300]]  # a new search, new hits

@@ -111,7 +111,7 @@ async def test_filter_keeps_label_parts_and_searches_beyond_the_listed_threads(t
         store.create_thread("default", "test-model", title=f"hay {i}")
     app = make_app(tmp_path, fake_server.base_url, store=store)
     async with app.run_test(size=SIZE) as pilot:
-        assert needle.id not in listed_ids(app) and len(listed_ids(app)) == 200
+        assert needle.id not in listed_ids(app) and len(listed_ids(app)) < 206
         chat(app).query_one(ThreadFilter).focus()
         await pilot.press(*"needle")
         await pilot.pause()
@@ -423,3 +423,136 @@ async def test_auto_title_never_replaces_a_title_set_by_hand_meanwhile(tmp_path,
         await pilot.pause(0.1)
         assert app.store.get_thread(screen.thread.id).title == "My own title"
         assert "Model Title" not in listed_text(app)
+
+
+# --- a long history: the list loads a page at a time -----------------------------------
+
+
+def titled(tmp_path, titles: list[str]) -> tuple[Store, list[int]]:
+    """A store with one empty thread per title; the last title is the newest."""
+    store = Store(tmp_path / "tuichat.db")
+    return store, [store.create_thread("default", "test-model", title=title).id for title in titles]
+
+
+async def test_the_list_starts_with_a_page_and_pagedown_reaches_the_oldest_thread(tmp_path, fake_server):
+    store, ids = titled(tmp_path, [f"thread {i}" for i in range(300)])
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        threads = screen.query_one(ThreadList)
+        first_page = threads.option_count
+        assert first_page < 300 and ids[0] not in listed_ids(app) and not threads.complete
+        threads.focus()
+        threads.highlighted = 0
+        counts = []
+        for _ in range(60):  # ~14 threads a page at this size: ~22 presses to the end
+            await pilot.press("pagedown")
+            counts.append(threads.option_count)
+            if threads.highlighted_thread_id == ids[0]:
+                break
+        assert threads.highlighted_thread_id == ids[0]
+        # Loaded as the highlight went down, in several steps rather than all at once.
+        assert len({first_page, *counts}) > 2
+        assert listed_ids(app) == ids[::-1]  # newest first, every thread once
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.thread is not None and screen.thread.id == ids[0])
+
+
+async def test_end_in_the_list_loads_the_rest_and_goes_to_the_oldest_thread(tmp_path, fake_server):
+    store, ids = titled(tmp_path, [f"thread {i}" for i in range(300)])
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        threads = screen.query_one(ThreadList)
+        assert threads.option_count < 300
+        threads.focus()
+        await pilot.press("end")
+        assert threads.highlighted_thread_id == ids[0] and threads.complete
+        assert listed_ids(app) == ids[::-1]
+        await pilot.press("home")
+        assert threads.highlighted_thread_id == ids[-1]
+        await pilot.press("end", "enter")
+        await wait_for(pilot, lambda: screen.thread is not None and screen.thread.id == ids[0])
+
+
+async def test_scrolling_to_the_bottom_loads_more_without_a_highlight(tmp_path, fake_server):
+    store, ids = titled(tmp_path, [f"thread {i}" for i in range(300)])
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        threads = chat(app).query_one(ThreadList)
+        first_page = threads.option_count
+        for _ in range(20):  # as a scrollbar dragged to the bottom, again and again
+            threads.scroll_end(animate=False, immediate=True)
+            await pilot.pause()
+            if threads.complete:
+                break
+        assert threads.highlighted is None
+        assert threads.option_count == 300 > first_page and listed_ids(app) == ids[::-1]
+
+
+async def test_filtering_with_many_matches_pages_the_same_way(tmp_path, fake_server):
+    # 250 matches among 350 threads, spread over the whole history.
+    titles = [f"match {i}" if i % 7 else f"other {i}" for i in range(350)]
+    store, ids = titled(tmp_path, titles)
+    matches = [i for i, title in zip(ids, titles) if title.startswith("match")][::-1]
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        screen.query_one(ThreadFilter).focus()
+        await pilot.press(*"match")
+        await pilot.pause()
+        threads = screen.query_one(ThreadList)
+        shown = listed_ids(app)
+        assert 0 < len(shown) < len(matches) and shown == matches[: len(shown)]
+        await pilot.press("down")  # into the list
+        assert threads.has_focus
+        await pilot.press("end")
+        assert listed_ids(app) == matches and threads.highlighted_thread_id == matches[-1]
+        # Escape in the box lists every thread again, a page of them.
+        screen.query_one(ThreadFilter).focus()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert listed_ids(app) == ids[::-1][: threads.option_count] and threads.option_count < 350
+
+
+async def test_refresh_keeps_the_current_thread_highlighted_beyond_the_first_page(tmp_path, fake_server):
+    fake_server.script(Reply.text("An answer."))
+    store, ids = titled(tmp_path, [f"thread {i}" for i in range(300)])
+    oldest = ids[0]
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        threads = screen.query_one(ThreadList)
+        threads.focus()
+        await pilot.press("end", "enter")
+        await wait_for(pilot, lambda: screen.thread is not None and screen.thread.id == oldest)
+        # A rename refreshes the list; the thread keeps its place, far below the first page.
+        await pilot.press("f2")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "renamed oldest"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert store.get_thread(oldest).title == "renamed oldest"
+        assert threads.highlighted == 299 and threads.highlighted_thread_id == oldest
+        assert "renamed oldest" in listed_text(app)
+        # A send makes it the most recent: it moves to the top, still highlighted.
+        screen.query_one(Composer).text = "hello again"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not screen.generating and store.messages(oldest))
+        await pilot.pause()
+        assert threads.highlighted == 0 and threads.highlighted_thread_id == oldest
+        assert listed_ids(app)[:2] == [oldest, ids[-1]]
+
+
+async def test_long_titles_are_cut_to_one_line_with_an_ellipsis(tmp_path, fake_server):
+    store, _ = titled(tmp_path, ["東京の天気と週末の予定について長い質問をします、とても長いタイトル " * 2])
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        threads = chat(app).query_one(ThreadList)
+        width = threads.scrollable_content_region.width
+        title, meta = threads.render_line(0), threads.render_line(1)
+        assert title.text.startswith("東京の天気") and title.text.rstrip().endswith("…")
+        assert title.cell_length == width  # wide characters counted as two cells
+        assert meta.text.startswith("default · just now")
+        assert threads.render_line(2).text.strip() == ""  # nothing else: two lines an entry

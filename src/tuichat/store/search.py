@@ -9,14 +9,22 @@ query like `"foo" OR NEAR(` is just text to look for.
 
 Results are newest first (message id descending). That order is the rowid order of both
 tables, so SQLite walks them backwards and stops at LIMIT instead of sorting every match.
+
+A rare short term still reads every message (about 0.5 s warm for a million, seconds
+cold), and even the index is slow when common terms seldom meet. `search_page` therefore
+searches descending windows of message ids, newest first, and stops when the page is full
+or its time budget is spent, saying where it stopped so the caller can go on from there.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from tuichat.core.models import SearchHit
+from tuichat.core.models import SearchHit, SearchPage
 from tuichat.core.text import sanitize
 
 FTS_TABLE = "messages_fts"
@@ -28,6 +36,20 @@ SNIPPET_LEAD = 30
 ELLIPSIS = "…"
 _SPACE = re.compile(r"\s+")
 LIKE_ESCAPE = "\\"
+
+# search_page: the time one page may take by default, comfortably inside the 100 ms
+# budget for the first results. Windows are counted in message ids. Without the index the
+# first is small, so a cold cache (~15 microseconds a message) cannot blow the budget;
+# with it, windows start large (each query has a fixed cost: reading the index's
+# structure) and have no upper bound. Later windows are sized from the speed measured so
+# far, growing at most GROWTH times at each step.
+PAGE_BUDGET_S = 0.07
+FIRST_WINDOW = 2_000
+MAX_WINDOW = 50_000
+INDEX_FIRST_WINDOW = 50_000
+INDEX_MAX_WINDOW = 1 << 62
+MIN_WINDOW = 500
+GROWTH = 4
 
 
 def query_terms(query: str) -> list[str]:
@@ -60,56 +82,145 @@ def has_fts(conn: sqlite3.Connection) -> bool:
     return row is not None
 
 
+@dataclass
+class _Plan:
+    """The SQL pieces of one query: where rows come from, what they must match, and the
+    id column whose descending order is the result order."""
+
+    source: str
+    where: list[str]
+    params: list[object]
+    id_column: str
+    uses_index: bool
+
+
+def _plan(conn: sqlite3.Connection, terms: list[str]) -> _Plan:
+    long_terms = [t for t in terms if len(t) >= MIN_FTS_TERM]
+    if long_terms and has_fts(conn):
+        # The index narrows the candidates; any short terms are checked with LIKE on just
+        # those rows, which is usually far cheaper than scanning every message.
+        like_terms = [t for t in terms if len(t) < MIN_FTS_TERM]
+        plan = _Plan(
+            source=f"{FTS_TABLE} AS f JOIN messages AS m ON m.id = f.rowid",
+            where=[f"{FTS_TABLE} MATCH ?"],
+            params=[" AND ".join(fts_phrase(t) for t in long_terms)],
+            id_column="f.rowid",  # lets FTS5 hand rows over in order (no sort step)
+            uses_index=True,
+        )
+    else:
+        like_terms = terms
+        plan = _Plan(
+            source="messages AS m", where=[], params=[], id_column="m.id", uses_index=False
+        )
+    for term in like_terms:
+        plan.where.append(f"m.content LIKE ? ESCAPE '{LIKE_ESCAPE}'")
+        plan.params.append(like_contains(term))
+    plan.where.append("m.role IN ('user', 'assistant')")
+    return plan
+
+
+def _select(plan: _Plan, extra_where: list[str]) -> str:
+    return (
+        "SELECT m.id, m.thread_id, m.role, m.content, m.created_at, t.title, t.persona"
+        f" FROM {plan.source} JOIN threads AS t ON t.id = m.thread_id"
+        f" WHERE {' AND '.join(plan.where + extra_where)}"
+        f" ORDER BY {plan.id_column} DESC LIMIT ? OFFSET ?"
+    )
+
+
+def _hit(row: sqlite3.Row, terms: list[str]) -> SearchHit:
+    snippet, spans = make_snippet(row["content"], terms)
+    return SearchHit(
+        thread_id=row["thread_id"],
+        message_id=row["id"],
+        thread_title=row["title"],
+        persona=row["persona"],
+        role=row["role"],
+        snippet=snippet,
+        spans=spans,
+        created_at=row["created_at"],
+    )
+
+
 def search_messages(
     conn: sqlite3.Connection, query: str, limit: int = 50, offset: int = 0
 ) -> list[SearchHit]:
-    """User and assistant messages containing every term of `query`, newest first.
+    """User and assistant messages containing every term of `query`, newest first, in
+    one query that may read every message (see search_page for a bounded one).
 
     Superseded messages are included: they are history too.
     """
     terms = query_terms(query)
     if not terms or limit <= 0:
         return []
-    long_terms = [t for t in terms if len(t) >= MIN_FTS_TERM]
-    if long_terms and has_fts(conn):
-        # The index narrows the candidates; any short terms are checked with LIKE on just
-        # those rows, which is still far cheaper than scanning every message.
-        like_terms = [t for t in terms if len(t) < MIN_FTS_TERM]
-        source = f"{FTS_TABLE} AS f JOIN messages AS m ON m.id = f.rowid"
-        where = [f"{FTS_TABLE} MATCH ?"]
-        params: list[object] = [" AND ".join(fts_phrase(t) for t in long_terms)]
-        order = "f.rowid DESC"  # lets FTS5 hand rows over in order (no sort step)
+    plan = _plan(conn, terms)
+    rows = conn.execute(_select(plan, []), (*plan.params, limit, max(offset, 0))).fetchall()
+    return [_hit(row, terms) for row in rows]
+
+
+def search_page(
+    conn: sqlite3.Connection,
+    query: str,
+    limit: int = 50,
+    before_id: int | None = None,
+    budget_s: float | None = PAGE_BUDGET_S,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> SearchPage:
+    """Up to `limit` matches of `query` older than message `before_id` (None: from the
+    newest), newest first, searching for at most about `budget_s` seconds (None: no limit).
+
+    Windows of ids are searched newest first; the time is checked between windows, and a
+    window is only started if the speed measured so far says it fits in what is left, so
+    a page overruns its budget by a fraction of one window at most. The first window is
+    always searched, so every page makes progress. See SearchPage for how to go on.
+    """
+    terms = query_terms(query)
+    if not terms or limit <= 0:
+        return SearchPage([], None, None)
+    started = clock()
+    plan = _plan(conn, terms)
+    # Two statements: max() and min() together would make SQLite read the whole table.
+    newest = conn.execute("SELECT max(id) FROM messages").fetchone()[0]
+    oldest = conn.execute("SELECT min(id) FROM messages").fetchone()[0]
+    if newest is None or oldest is None:
+        return SearchPage([], None, None)
+    high = newest if before_id is None else min(newest, before_id - 1)
+    sql = _select(plan, [f"{plan.id_column} <= ?", f"{plan.id_column} > ?"])
+    hits: list[SearchHit] = []
+    if plan.uses_index:
+        first_window, max_window = INDEX_FIRST_WINDOW, INDEX_MAX_WINDOW
     else:
-        like_terms = terms
-        source = "messages AS m"
-        where, params = [], []
-        order = "m.id DESC"
-    for term in like_terms:
-        where.append(f"m.content LIKE ? ESCAPE '{LIKE_ESCAPE}'")
-        params.append(like_contains(term))
-    where.append("m.role IN ('user', 'assistant')")
-    sql = (
-        "SELECT m.id, m.thread_id, m.role, m.content, m.created_at, t.title, t.persona"
-        f" FROM {source} JOIN threads AS t ON t.id = m.thread_id"
-        f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ? OFFSET ?"
-    )
-    rows = conn.execute(sql, (*params, limit, max(offset, 0))).fetchall()
-    hits = []
-    for row in rows:
-        snippet, spans = make_snippet(row["content"], terms)
-        hits.append(
-            SearchHit(
-                thread_id=row["thread_id"],
-                message_id=row["id"],
-                thread_title=row["title"],
-                persona=row["persona"],
-                role=row["role"],
-                snippet=snippet,
-                spans=spans,
-                created_at=row["created_at"],
-            )
-        )
-    return hits
+        first_window, max_window = FIRST_WINDOW, MAX_WINDOW
+    window = max_window if budget_s is None else first_window
+    while high >= oldest:
+        low = max(high - window, oldest - 1)  # this window is low < id <= high
+        window_started = clock()
+        rows = conn.execute(sql, (*plan.params, high, low, limit - len(hits), 0)).fetchall()
+        took = clock() - window_started
+        hits.extend(_hit(row, terms) for row in rows)
+        if len(hits) >= limit:
+            last = hits[-1]
+            if last.message_id <= oldest:
+                return SearchPage(hits, None, None)
+            return SearchPage(hits, last.message_id, last.created_at)
+        seconds_per_id = took / (high - low)
+        high = low
+        if budget_s is None or high < oldest:
+            continue
+        left = budget_s - (clock() - started)
+        fits = left / seconds_per_id if seconds_per_id > 0 else (max_window if left > 0 else 0)
+        if fits < min(MIN_WINDOW, high - oldest + 1):
+            return SearchPage(hits, high + 1, _time_at_or_after(conn, high + 1))
+        window = int(min(fits, window * GROWTH, max_window))
+    return SearchPage(hits, None, None)
+
+
+def _time_at_or_after(conn: sqlite3.Connection, message_id: int) -> float | None:
+    row = conn.execute(
+        "SELECT created_at FROM messages WHERE id >= ? ORDER BY id LIMIT 1", (message_id,)
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _terms_pattern(terms: list[str]) -> re.Pattern[str]:

@@ -17,12 +17,19 @@ from tuichat.core.models import (
     Message,
     Role,
     SearchHit,
+    SearchPage,
     Thread,
     Usage,
 )
 from tuichat.core.text import first_line
 from tuichat.store.db import connect
-from tuichat.store.search import LIKE_ESCAPE, like_contains, search_messages
+from tuichat.store.search import (
+    LIKE_ESCAPE,
+    PAGE_BUDGET_S,
+    like_contains,
+    search_messages,
+    search_page,
+)
 
 ROLES = get_args(Role)
 
@@ -308,16 +315,29 @@ class Store:
         """
         return search_messages(self._conn, query, limit, offset)
 
-    def filter_threads(self, text: str, limit: int = 200) -> list[Thread]:
+    def search_page(
+        self,
+        query: str,
+        limit: int = 50,
+        before_id: int | None = None,
+        budget_s: float | None = PAGE_BUDGET_S,
+    ) -> SearchPage:
+        """Like `search`, but bounded in time: up to `limit` hits older than `before_id`,
+        searching for about `budget_s` seconds at most (None: as long as it takes). If the
+        page's `next_before_id` is not None, pass it back to go on with older messages."""
+        return search_page(self._conn, query, limit, before_id, budget_s)
+
+    def filter_threads(self, text: str, limit: int = 200, offset: int = 0) -> list[Thread]:
         """Threads whose title contains `text` (case-insensitive), most recent activity
-        first. Blank `text` lists every thread."""
+        first, `limit` of them from `offset` (a page). Blank `text` lists every thread."""
         text = text.strip()
         if not text:
-            return self.list_threads(limit=limit)
+            return self.list_threads(limit=limit, offset=offset)
         rows = self._conn.execute(
             f"SELECT {_THREAD_COLUMNS} FROM threads"
-            f" WHERE title LIKE ? ESCAPE '{LIKE_ESCAPE}' ORDER BY updated_at DESC, id DESC LIMIT ?",
-            (like_contains(text), limit),
+            f" WHERE title LIKE ? ESCAPE '{LIKE_ESCAPE}' ORDER BY updated_at DESC, id DESC"
+            " LIMIT ? OFFSET ?",
+            (like_contains(text), limit, offset),
         )
         return [_thread(row) for row in rows]
 

@@ -40,10 +40,6 @@ def shown_status(message: Message) -> tuple[str, str | None]:
     return message.status, None
 
 
-# The thread list shows this many threads at most; the filter box finds older ones.
-THREAD_LIST_LIMIT = 200
-
-
 class TranscriptSink:
     """Streams provider text into the transcript (the session's ReplySink)."""
 
@@ -173,9 +169,13 @@ class ChatScreen(ChatCommands, Screen[None]):
 
     def refresh_threads(self) -> None:
         panel = self.query_one(ThreadPanel)
-        # LIMIT keeps this cheap per keystroke of the filter, however long the history.
-        threads = self.app.store.filter_threads(panel.filter_text, limit=THREAD_LIST_LIMIT)
-        panel.show_threads(threads, self.thread.id if self.thread else None)
+        store, text = self.app.store, panel.filter_text
+        # A page at a time (the list asks for the next as it is scrolled): cheap at
+        # start-up and per keystroke of the filter, however long the history.
+        panel.show_threads(
+            lambda limit, offset: store.filter_threads(text, limit=limit, offset=offset),
+            self.thread.id if self.thread else None,
+        )
 
     def on_thread_panel_filter_changed(self, event: ThreadPanel.FilterChanged) -> None:
         event.stop()

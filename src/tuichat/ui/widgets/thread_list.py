@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
+from textual import events
 from textual.binding import Binding
 from textual.content import Content
+from textual.css.styles import RulesMap
 from textual.message import Message
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions, Visual
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
@@ -29,14 +36,77 @@ def relative_time(then: float, now: float | None = None) -> str:
     return time.strftime("%Y-%m-%d", time.localtime(then))
 
 
-def thread_label(thread: Thread, now: float | None = None) -> Content:
-    """Two lines: the title, then persona and age (dim). Assembled from plain strings,
-    never markup: titles are user text and may contain square brackets. Content rather
-    than rich Text: the list converts Text to Content anyway, and with 200 rows per
-    filter keystroke that conversion is a good part of the cost."""
-    title = " ".join(sanitize(thread.title).split()) or "(untitled)"  # one line, always
-    meta = f"{sanitize(thread.persona)} · {relative_time(thread.updated_at, now)}"
-    return Content.assemble((title, "bold"), "\n", (meta, "dim"))
+# Every entry is two lines (see ThreadLabel), so an index is a line offset / 2.
+ENTRY_HEIGHT = 2
+# Threads loaded at once: a tall screen's worth and a margin. More are loaded as the
+# highlight or the scroll position comes near the end of what is loaded.
+PAGE_SIZE = 60
+# Load the next page while this many entries beyond a screenful are still ahead, so
+# Down, PageDown and the wheel never run into the end of a partial list.
+LOAD_MARGIN = 5
+# End loads everything that is left, in pages this big.
+END_PAGE_SIZE = 2000
+
+# `load(limit, offset)` -> up to `limit` threads from `offset`, most recent first.
+PageLoader = Callable[[int, int], list[Thread]]
+
+
+class ThreadLabel(Visual):
+    """A thread's entry: the title on one line, then persona and age (dim).
+
+    Its height is known without measuring: OptionList asks every entry's height when
+    entries are added and again after each resize, and for Content that means wrapping
+    the text, most of what building the list cost. The text is prepared when the entry
+    is first drawn, so entries loaded but off-screen (End loads thousands) cost little.
+    """
+
+    def __init__(self, thread: Thread, now: float) -> None:
+        self.thread = thread
+        self.now = now  # the ages are as of when the list was loaded
+
+    @cached_property
+    def title(self) -> str:
+        return one_line(self.thread.title) or "(untitled)"
+
+    @cached_property
+    def meta(self) -> str:
+        return f"{one_line(self.thread.persona)} · {relative_time(self.thread.updated_at, self.now)}"
+
+    @cached_property
+    def content(self) -> Content:
+        # Assembled from plain strings, never markup: titles are user text and may
+        # contain square brackets.
+        return Content.assemble((self.title, "bold"), "\n", (self.meta, "dim"))
+
+    def __str__(self) -> str:
+        return f"{self.title}\n{self.meta}"
+
+    def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
+        return self.content.render_strips(width, height, style, options)
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return self.content.get_optimal_width(rules, container_width)
+
+    def get_minimal_width(self, rules: RulesMap) -> int:
+        return self.content.get_minimal_width(rules)
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        # Both lines are single lines (whitespace collapsed, and the list does not wrap).
+        return ENTRY_HEIGHT
+
+
+def one_line(text: str) -> str:
+    return " ".join(sanitize(text).split())
+
+
+def thread_label(thread: Thread, now: float | None = None) -> ThreadLabel:
+    """Two lines: the title, then persona and age."""
+    return ThreadLabel(thread, time.time() if now is None else now)
+
+
+def listed_as(thread: Thread) -> tuple[object, ...]:
+    """What an entry shows of a thread: the same for two lists means no rebuild."""
+    return (thread.id, thread.title, thread.persona, thread.updated_at)
 
 
 class ThreadList(OptionList):
@@ -76,18 +146,52 @@ class ThreadList(OptionList):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._load: PageLoader | None = None
+        self._source: object = None  # what is listed (the filter text), see show_threads
+        self._offset = 0  # threads fetched so far: where the next page starts
+        self._complete = True  # the last page came back short: nothing more to load
+        self._busy = False  # (re)building: scroll and highlight changes load nothing
         # What is on show, so an unchanged result (a keystroke that matches the same
         # threads) costs no rebuild. The minute is part of it to keep ages fresh.
-        self._shown: tuple[object, ...] | None = None
+        self._minute = -1
+        self._listed: list[tuple[object, ...]] = []
+        self._listed_ids: set[int] = set()
 
-    def show_threads(self, threads: list[Thread], current_id: int | None = None) -> None:
-        """Replace the list; keep the current thread highlighted."""
+    @property
+    def complete(self) -> bool:
+        """Every thread of the listing is loaded (none is left for scrolling to load)."""
+        return self._complete
+
+    def show_threads(self, load: PageLoader, current_id: int | None = None, *, source: object = None) -> None:
+        """List the threads `load(limit, offset)` returns, a page at a time, and keep the
+        current thread highlighted. `source` says what is listed (the filter text): for
+        the same source again (a refresh after a send, a rename, a delete) as many
+        threads as are loaded now are reloaded, so the user keeps their place."""
+        same_source = self._load is not None and source == self._source
+        count = self._page_size()
+        if same_source:
+            count = max(count, self._offset)
+        self._load, self._source = load, source
+        threads = self._fetch(count, 0)
+        if threads is None:
+            return
+        self._offset = len(threads)
+        self._complete = len(threads) < count
         now = time.time()
-        shown = (int(now // 60), *((t.id, t.title, t.persona, t.updated_at) for t in threads))
-        if shown != self._shown:
-            self._shown = shown
-            self.set_options(Option(thread_label(t, now), id=str(t.id)) for t in threads)
+        listed = [listed_as(t) for t in threads]
+        if (int(now // 60), listed) != (self._minute, self._listed):
+            self._minute, self._listed = int(now // 60), listed
+            self._listed_ids = {t.id for t in threads}
+            scroll_y = self.scroll_y if same_source else 0
+            self._busy = True
+            try:
+                self.set_options(Option(thread_label(t, now), id=str(t.id)) for t in threads)
+                if scroll_y:
+                    self.scroll_to(y=scroll_y, animate=False, immediate=True)
+            finally:
+                self._busy = False
         self.mark_current(current_id)
+        self._load_if_near_end()
 
     def mark_current(self, thread_id: int | None) -> None:
         if thread_id is None:
@@ -95,8 +199,77 @@ class ThreadList(OptionList):
             return
         try:
             self.highlighted = self.get_option_index(str(thread_id))
-        except OptionDoesNotExist:  # older than the listed threads, or filtered out
+        except OptionDoesNotExist:  # older than the loaded threads, or filtered out
             self.highlighted = None
+
+    # --- loading more as the user moves down ------------------------------------------
+
+    def _visible_entries(self) -> int:
+        return max(1, self.scrollable_content_region.height // ENTRY_HEIGHT)
+
+    def _page_size(self) -> int:
+        return max(PAGE_SIZE, 2 * self._visible_entries())
+
+    def _fetch(self, limit: int, offset: int) -> list[Thread] | None:
+        """A page from the store, or None (and a short message) if reading failed."""
+        assert self._load is not None
+        try:
+            return self._load(limit, offset)
+        except Exception as error:  # noqa: BLE001 - the app keeps running, with what it has
+            self._complete = True  # no retry per scroll step; the next refresh tries again
+            self.notify(f"Could not load threads: {error}", severity="error", markup=False)
+            return None
+
+    def load_more(self, limit: int | None = None) -> bool:
+        """Append the next page; False when there is nothing more (or reading failed)."""
+        if self._complete or self._load is None or self._busy:
+            return False
+        limit = limit or self._page_size()
+        self._busy = True
+        try:
+            threads = self._fetch(limit, self._offset)
+            if threads is None:
+                return False
+            self._offset += len(threads)
+            self._complete = len(threads) < limit
+            # Offsets shift if a thread moved up since the last page (each change in the
+            # app refreshes the list, but be safe): skip what is listed already.
+            fresh = [t for t in threads if t.id not in self._listed_ids]
+            now = time.time()
+            self._listed.extend(listed_as(t) for t in fresh)
+            self._listed_ids.update(t.id for t in fresh)
+            self.add_options(Option(thread_label(t, now), id=str(t.id)) for t in fresh)
+            return bool(fresh) or not self._complete
+        finally:
+            self._busy = False
+
+    def _load_if_near_end(self) -> None:
+        """Keep a screenful and a margin loaded below the highlight and the view, so
+        Down never reaches the last loaded entry (it would wrap to the top) and
+        PageDown never stops short, while more threads are left."""
+        if self._complete or self._busy:
+            return
+        visible = self._visible_entries()
+        last_seen = max(self.highlighted or 0, int(self.scroll_y) // ENTRY_HEIGHT + visible)
+        if self.option_count - 1 - last_seen < visible + LOAD_MARGIN:
+            self.load_more()
+
+    def watch_highlighted(self, highlighted: int | None) -> None:
+        super().watch_highlighted(highlighted)
+        self._load_if_near_end()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._load_if_near_end()  # the wheel or the scrollbar, highlight or not
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._load_if_near_end()  # a taller list shows more
+
+    def action_last(self) -> None:
+        """End: the real end, the oldest thread, loading whatever is left."""
+        while self.load_more(END_PAGE_SIZE):
+            pass
+        super().action_last()
 
     @property
     def highlighted_thread_id(self) -> int | None:

@@ -1,7 +1,8 @@
 """The left panel: a filter box above the thread list.
 
 The panel does not read the store: it posts `ThreadPanel.FilterChanged` and the screen,
-which owns the store, answers by calling `show_threads` with the matching threads.
+which owns the store, answers by calling `show_threads` with a function that reads a
+page of the matching threads; the list asks it for more as the user scrolls down.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input
 
-from tuichat.core.models import Thread
-from tuichat.ui.widgets.thread_list import ThreadList
+from tuichat.ui.widgets.thread_list import PageLoader, ThreadList
 
 
 class ThreadFilter(Input):
@@ -82,8 +82,9 @@ class ThreadPanel(Vertical):
     def thread_list(self) -> ThreadList:
         return self.query_one(ThreadList)
 
-    def show_threads(self, threads: list[Thread], current_id: int | None = None) -> None:
-        self.thread_list.show_threads(threads, current_id)
+    def show_threads(self, load: PageLoader, current_id: int | None = None) -> None:
+        """List what `load(limit, offset)` reads, for the filter as it is now."""
+        self.thread_list.show_threads(load, current_id, source=self.filter_text)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
