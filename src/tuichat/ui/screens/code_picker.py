@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from tuichat.core.text import sanitize
 from tuichat.ui.code_blocks import CodeBlock
+from tuichat.ui.screens.picker import PickerScreen
 
 
 def block_label(number: int, block: CodeBlock) -> Text:
@@ -25,28 +24,13 @@ def block_label(number: int, block: CodeBlock) -> Text:
     return label
 
 
-class CodePicker(ModalScreen[CodeBlock | None]):
+class CodePicker(PickerScreen[CodeBlock]):
     """The code blocks of one message by language and first line; dismisses with the
     chosen block, or None on Escape."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="picker.cancel")]
-
     DEFAULT_CSS = """
-    CodePicker {
-        align: center middle;
-    }
     CodePicker > Vertical {
         width: 80;
-        max-width: 90%;
-        height: auto;
-        max-height: 80%;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
-    }
-    CodePicker OptionList {
-        height: auto;
-        max-height: 20;
     }
     """
 
@@ -70,6 +54,3 @@ class CodePicker(ModalScreen[CodeBlock | None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.dismiss(self.blocks[event.option_index])
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

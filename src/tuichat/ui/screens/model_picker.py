@@ -13,13 +13,12 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tuichat.core.text import sanitize
+from tuichat.ui.screens.picker import PickerScreen
 
 
 def model_choices(
@@ -44,26 +43,11 @@ def model_choices(
     return list(seen.items())
 
 
-class ModelPicker(ModalScreen[str | None]):
+class ModelPicker(PickerScreen[str]):
     """A filterable list of models; dismisses with the chosen name, or None on Escape."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="picker.cancel")]
-
     DEFAULT_CSS = """
-    ModelPicker {
-        align: center middle;
-    }
-    ModelPicker > Vertical {
-        width: 72;
-        max-width: 90%;
-        height: auto;
-        max-height: 80%;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
-    }
     ModelPicker OptionList {
-        height: auto;
         max-height: 16;
     }
     ModelPicker #model-note {
@@ -153,6 +137,3 @@ class ModelPicker(ModalScreen[str | None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.dismiss(str(event.option.id))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -4,39 +4,17 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from tuichat.core.models import Persona
 from tuichat.core.text import sanitize
+from tuichat.ui.screens.picker import PickerScreen
 
 
-class PersonaPicker(ModalScreen[str | None]):
+class PersonaPicker(PickerScreen[str]):
     """A list of personas; dismisses with the chosen name, or None on Escape."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="picker.cancel")]
-
-    DEFAULT_CSS = """
-    PersonaPicker {
-        align: center middle;
-    }
-    PersonaPicker > Vertical {
-        width: 72;
-        max-width: 90%;
-        height: auto;
-        max-height: 80%;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
-    }
-    PersonaPicker OptionList {
-        height: auto;
-        max-height: 20;
-    }
-    """
 
     def __init__(self, personas: dict[str, Persona], current: str | None = None) -> None:
         super().__init__()
@@ -64,6 +42,3 @@ class PersonaPicker(ModalScreen[str | None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
