@@ -111,9 +111,12 @@ async def test_up_in_an_empty_composer_edits_and_resends_the_last_message(tmp_pa
         await pilot.press("up")
         assert composer.text == "secnd question 日本語"
         assert "editing" in str(screen.query_one("#status").render())
+        # Said where the user is looking, on the composer's border (a toast would cover it).
+        assert "Editing your last message" in str(composer.border_title)
         composer.text = "second question 日本語"
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(fake_server.chat_requests) == 3 and not screen.generating)
+        assert not composer.border_title
         assert rows(app, screen) == [
             ("user", "first question", DONE),
             ("assistant", "answer one", DONE),
@@ -160,7 +163,7 @@ async def test_escape_cancels_an_edit_and_keeps_changed_text(tmp_path, fake_serv
         await pilot.press("up")
         assert screen.editing is not None
         await pilot.press("escape")  # untouched text: simply gone again
-        assert screen.editing is None and composer.text == ""
+        assert screen.editing is None and composer.text == "" and not composer.border_title
         await pilot.press("up")
         composer.text = "original, but changed"
         await pilot.press("escape")  # changed text is the user's: it stays

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apphelpers import make_app, wait_for
 from fake_openai import Reply
+from textual.widgets import LoadingIndicator
 from tuichat.ui.screens.chat import ChatScreen
 from tuichat.ui.screens.model_picker import ModelPicker, model_choices
 from tuichat.ui.widgets.composer import Composer
@@ -92,6 +93,8 @@ async def test_picker_opens_at_once_while_the_server_is_slow(tmp_path, fake_serv
         assert isinstance(picker, ModelPicker)
         assert app.server_models is None and picker.shown == ["test-model"]
         assert "Asking the server" in str(picker.query_one("#model-note").render())
+        # The list is usable meanwhile: nothing covers it (Textual's own `loading` once did).
+        assert not picker.query(LoadingIndicator) and not picker.loading
         await wait_for(pilot, lambda: "fake-model" in picker.shown, timeout=5)
         assert picker.shown[0] == "test-model"  # the highlight stayed put
         await pilot.press("escape")

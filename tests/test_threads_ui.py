@@ -103,6 +103,26 @@ async def test_filter_narrows_the_list_by_title_and_escape_clears_it(tmp_path, f
         assert len(listed_ids(app)) == 4
 
 
+async def test_typing_in_the_list_goes_to_the_filter_box(tmp_path, fake_server):
+    store, (tokyo, sqlite, tenki) = seeded(tmp_path, ["Tokyo trip plan", "SQLite WAL mode", "東京の天気"])
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert isinstance(app.focused, ThreadList)
+        await pilot.press("s", "q")
+        await pilot.pause()
+        box = chat(app).query_one(ThreadFilter)
+        assert box.value == "sq" and app.focused is box
+        assert listed_ids(app) == [sqlite]
+        # Back in the list, a Japanese character is added at the end of what is there.
+        await pilot.press("escape", "down")
+        assert isinstance(app.focused, ThreadList)
+        await pilot.press("東")
+        await pilot.pause()
+        assert box.value == "東" and listed_ids(app) == [tenki]
+
+
 async def test_filter_keeps_label_parts_and_searches_beyond_the_listed_threads(tmp_path, fake_server):
     # More threads than the list shows: an old one is found by filtering, not listed before.
     store = Store(tmp_path / "tuichat.db")

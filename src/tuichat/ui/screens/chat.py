@@ -197,6 +197,10 @@ class ChatScreen(ChatCommands, Screen[None]):
         elif self.is_editing():
             line.append("  editing your last message (Esc cancels)", style="italic")
         self.query_one("#status", Static).update(line)
+        self.composer.border_title = (
+            "Editing your last message · Enter sends it in place of the old one · Esc cancels"
+            if self.is_editing() else None
+        )
 
     def show_new_thread(self) -> None:
         self.transcript.clear()

@@ -109,9 +109,7 @@ class ChatCommands(_Base):
         self.composer.text = prompt.content
         self.composer.move_cursor(self.composer.document.end)
         self.composer.focus()
-        self.update_status()
-        self.notify("Editing your last message: Enter sends it in place of the old one, "
-                    "Esc cancels.", timeout=4)
+        self.update_status()  # says so on the composer's border, where the user is looking
 
     def cancel_edit(self, *, key: bool = False) -> None:
         """Leave edit mode. From a key (Esc), only while in the composer: elsewhere Esc
@@ -165,8 +163,8 @@ class ChatCommands(_Base):
 
     def action_pick_model(self) -> None:
         """Choose the model for this thread, from the next message on."""
-        loading = self.app.request_server_models()
-        self.app.push_screen(ModelPicker(self.known_models(), self.model, loading=loading),
+        asking = self.app.request_server_models()
+        self.app.push_screen(ModelPicker(self.known_models(), self.model, asking_server=asking),
                              self._picked_model)
 
     def _picked_model(self, name: str | None) -> None:

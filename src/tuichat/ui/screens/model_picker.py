@@ -55,11 +55,11 @@ class ModelPicker(PickerScreen[str]):
     }
     """
 
-    def __init__(self, choices: list[tuple[str, str]], current: str, *, loading: bool = False) -> None:
+    def __init__(self, choices: list[tuple[str, str]], current: str, *, asking_server: bool = False) -> None:
         super().__init__()
         self.choices = list(choices)
         self.current = current
-        self.loading = loading
+        self.asking_server = asking_server
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -83,7 +83,7 @@ class ModelPicker(PickerScreen[str]):
         name are kept."""
         known = {name for name, _ in self.choices}
         self.choices += [(name, source) for name in names if name and name not in known]
-        self.loading = False
+        self.asking_server = False
         if self.is_mounted:
             self._fill()
 
@@ -108,7 +108,7 @@ class ModelPicker(PickerScreen[str]):
         parts = []
         if not self.query_one(OptionList).option_count:
             parts.append("No listed model matches; Enter uses the typed name." if typed else "No models known.")
-        if self.loading:
+        if self.asking_server:
             parts.append("Asking the server for its models…")
         self.query_one("#model-note", Static).update(" ".join(parts))
 

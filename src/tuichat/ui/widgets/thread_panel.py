@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -19,7 +20,8 @@ from tuichat.ui.widgets.thread_list import PageLoader, ThreadList
 
 
 class ThreadFilter(Input):
-    """The filter-as-you-type box. Escape clears it; Down moves into the list."""
+    """The filter-as-you-type box. Escape clears it; Down moves into the list; typing in
+    the list comes here."""
 
     BINDINGS = [
         Binding("escape", "clear_filter", "Clear", id="threads.clear_filter", show=False),
@@ -89,6 +91,17 @@ class ThreadPanel(Vertical):
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         self.post_message(self.FilterChanged(event.value.strip()))
+
+    def on_key(self, event: events.Key) -> None:
+        # Typing while the list has the focus filters it: the key goes to the box (at its
+        # end) instead of being dropped. Keys the list binds never get here.
+        if event.is_printable and event.character and self.thread_list.has_focus:
+            event.stop()
+            event.prevent_default()
+            box = self.query_one(ThreadFilter)
+            box.focus()
+            box.cursor_position = len(box.value)
+            box.insert_text_at_cursor(event.character)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         # Enter in the box opens the best (most recent) match; Down then Enter picks another.
