@@ -380,3 +380,19 @@ async def test_unsent_draft_survives_quitting(tmp_path, fake_server):
         await wait_for(pilot, lambda: screen.thread is not None and not screen.generating)
         await pilot.pause(1.2)  # the draft is saved by a 1 s timer
         assert app.store.get_draft() == ""
+
+
+async def test_notices_never_cover_the_composer(tmp_path, fake_server):
+    from textual.widgets._toast import Toast
+
+    app = make_app(tmp_path, fake_server.base_url)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        screen, _, composer = parts(app)
+        composer.text = "half-typed 日本語"
+        app.notify("A notice with a fairly long text that takes some room")
+        await wait_for(pilot, lambda: bool(screen.query(Toast)))
+        await pilot.pause()
+        toast = screen.query_one(Toast)
+        assert toast.region.height > 0
+        assert not toast.region.overlaps(composer.region)
+        assert toast.region.y < screen.query_one("#transcript").region.bottom

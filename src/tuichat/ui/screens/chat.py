@@ -98,6 +98,14 @@ class ChatScreen(ChatCommands, Screen[None]):
     ChatScreen #transcript {
         height: 1fr;
     }
+    /* Notices appear top right, under the status line: at the bottom (Textual's place
+       for them) they would cover the composer and what the user is typing. */
+    ChatScreen ToastRack {
+        dock: top;
+        align: right top;
+        margin-top: 1;
+        margin-bottom: 0;
+    }
     """
 
     def __init__(self, *, persona: Persona, model: str, thread: Thread | None = None) -> None:
