@@ -256,6 +256,28 @@ class Store:
         )
         return [_message(row) for row in rows]
 
+    def messages_before(self, thread_id: int, before_id: int | None, limit: int) -> list[Message]:
+        """Up to `limit` of a thread's messages older than message `before_id` (None: the
+        newest), oldest first: a page of the thread read backwards along the (thread_id,
+        id) index, for showing a long thread from its end."""
+        if before_id is None:
+            before_id = 1 << 62
+        rows = self._conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE thread_id = ? AND id < ?"
+            " ORDER BY id DESC LIMIT ?",
+            (thread_id, before_id, limit),
+        ).fetchall()
+        return [_message(row) for row in reversed(rows)]
+
+    def count_before(self, thread_id: int, before_id: int) -> int:
+        """How many user/assistant messages of a thread are older than message `before_id`.
+        Counts along the (thread_id, id) index: it costs those messages only."""
+        row = self._conn.execute(
+            "SELECT count(*) FROM messages WHERE thread_id = ? AND id < ? AND role != 'system'",
+            (thread_id, before_id),
+        ).fetchone()
+        return int(row[0])
+
     def recent_messages(self, thread_id: int, limit: int) -> list[Message]:
         """The last `limit` user/assistant messages that are not superseded, oldest first.
         Reads backwards along the (thread_id, id) index, so it costs the same for a thread
@@ -355,11 +377,7 @@ class Store:
         ).fetchone()
         if found is None:
             raise LookupError(f"no message {message_id} in thread {thread_id}")
-        row = self._conn.execute(
-            "SELECT count(*) FROM messages WHERE thread_id = ? AND id < ? AND role != 'system'",
-            (thread_id, message_id),
-        ).fetchone()
-        return int(row[0])
+        return self.count_before(thread_id, message_id)
 
     def supersede(self, message_id: int) -> None:
         """Mark a reply or prompt as replaced (by regenerate or edit). Its text is kept and

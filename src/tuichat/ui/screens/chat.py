@@ -27,7 +27,7 @@ from tuichat.ui.screens.search import SearchScreen
 from tuichat.ui.widgets.composer import Composer
 from tuichat.ui.widgets.thread_list import ThreadList
 from tuichat.ui.widgets.thread_panel import ThreadPanel
-from tuichat.ui.widgets.transcript import LENGTH, Transcript
+from tuichat.ui.widgets.transcript import LENGTH, OLDER_PAGE, Shown, Transcript
 
 def shown_status(message: Message) -> tuple[str, str | None]:
     """The status and note the transcript shows under a reply that did not simply finish."""
@@ -38,6 +38,17 @@ def shown_status(message: Message) -> tuple[str, str | None]:
     if message.status == DONE and message.finish_reason == "content_filter":
         return ERROR, "the server's content filter cut the reply off"
     return message.status, None
+
+
+def shown_messages(messages: list[Message]) -> list[Shown]:
+    """Stored messages as the transcript shows them (system prompts are not shown)."""
+    shown = []
+    for message in messages:
+        if message.role != "system":
+            status, note = shown_status(message)
+            shown.append(Shown(message.role, message.content, status, message.reasoning,
+                               message.model, note))
+    return shown
 
 
 class TranscriptSink:
@@ -226,17 +237,28 @@ class ChatScreen(ChatCommands, Screen[None]):
         self.persona = self.app.personas.get(thread.persona)
         transcript = self.transcript
         transcript.clear()
+        # The last page only: a thread of thousands of messages opens as fast as a short
+        # one, and the transcript asks for older pages as the user scrolls up.
+        store = self.app.store
+        page = store.messages_before(thread.id, None, OLDER_PAGE)
+        for role, content, status, reasoning, model, note in shown_messages(page):
+            transcript.add_message(role, content, status=status, reasoning=reasoning,
+                                   model=model, note=note)
+        if page:
+            oldest = page[0].id
+
+            def older(at_least: int) -> tuple[list[Shown], int]:
+                nonlocal oldest
+                rows = store.messages_before(thread.id, oldest, at_least)
+                if not rows:
+                    return [], 0
+                oldest = rows[0].id
+                return shown_messages(rows), store.count_before(thread.id, oldest)
+
+            transcript.show_older(older, store.count_before(thread.id, oldest))
         if self.persona is None:
             transcript.add_notice(
                 f"Persona {thread.persona!r} is no longer installed; continuing without its system prompt."
-            )
-        for message in self.app.store.messages(thread.id):
-            if message.role == "system":
-                continue
-            status, note = shown_status(message)
-            transcript.add_message(
-                message.role, message.content, status=status,
-                reasoning=message.reasoning, model=message.model, note=note,
             )
         self.query_one(ThreadList).mark_current(thread.id)
         self.update_status()

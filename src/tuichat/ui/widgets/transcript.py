@@ -9,7 +9,9 @@ re-rendered, at most once per frame.
 
 Messages far from the view are not rendered until they come near it (their height is
 estimated until then), so opening a long thread renders about a screenful, not the thread,
-and a width change re-renders only what is in view.
+and a width change re-renders only what is in view. A long thread is not even read whole:
+the screen shows its last page and gives a loader (`show_older`) that the transcript calls
+for older pages as the view comes near the top, a jump needs them, or Home is pressed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from copy import copy
 from time import perf_counter
+from typing import NamedTuple
 
 from markdown_it import MarkdownIt
 
@@ -52,6 +55,25 @@ _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 _CACHE_LINES = 20_000
 
 _Render = Callable[[str, int], list[Strip]]
+
+
+class Shown(NamedTuple):
+    """A stored message as the transcript shows it (the arguments of add_message)."""
+
+    role: str
+    content: str
+    status: str = DONE
+    reasoning: str = ""
+    model: str | None = None
+    note: str | None = None
+
+
+OlderLoader = Callable[[int], tuple[list[Shown], int]]
+"""Called with how many messages are wanted at least: returns the next older messages
+(oldest first) and how many user/assistant messages are still older than those."""
+
+# Messages read per older page: a few screens' worth even of one-line messages.
+OLDER_PAGE = 200
 
 # rich's Markdown builds a new MarkdownIt parser for every instance, which costs more than
 # parsing a typical block. One parser, configured as rich configures it, is shared; a test
@@ -442,6 +464,8 @@ class Transcript(ScrollView, can_focus=True):
         self._styles_changed = False
         self._cursor: int | None = None  # index into _entries of the highlighted message
         self._jump: tuple[int, str | None] | None = None  # scroll_to_message before layout
+        self._older: OlderLoader | None = None  # reads the messages above the first entry
+        self._unloaded = 0  # user/assistant messages older than the first entry, not read
 
     # ----------------------------------------------------------------- public API
 
@@ -458,6 +482,8 @@ class Transcript(ScrollView, can_focus=True):
         self._at_end = True
         self._cursor = None
         self._jump = None
+        self._older = None
+        self._unloaded = 0
         self._set_virtual_size(Size(self._width, 0))
         self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
@@ -481,6 +507,64 @@ class Transcript(ScrollView, can_focus=True):
         entry.height = entry.estimate(self._width or 80)
         self._entries.append(entry)
         self._schedule()
+
+    def show_older(self, loader: OlderLoader | None, unloaded: int) -> None:
+        """The thread has `unloaded` user/assistant messages above the first one shown;
+        `loader` reads them, a page at a time, when they are needed."""
+        self._older = loader if unloaded > 0 else None
+        self._unloaded = max(0, unloaded) if loader is not None else 0
+
+    @property
+    def unloaded(self) -> int:
+        """How many older messages of the thread are not read yet."""
+        return self._unloaded
+
+    def load_older(self, at_least: int = OLDER_PAGE) -> int:
+        """Read older messages (at least `at_least` of them, if the thread has that many)
+        and insert them above, keeping the view on what it shows. Returns how many
+        entries were added."""
+        loader = self._older
+        if loader is None:
+            return 0
+        shown, remaining = loader(max(at_least, OLDER_PAGE))
+        self._unloaded = max(0, remaining)
+        if not shown or remaining <= 0:
+            self._older = None
+            self._unloaded = 0
+        if not shown:
+            return 0
+        width = self._width or 80
+        new: list[_Entry] = []
+        for message in shown:
+            entry = _Entry(*message)
+            entry.height = entry.estimate(width)
+            new.append(entry)
+        added = sum(entry.height for entry in new)
+        self._entries[0:0] = new
+        if self._cursor is not None:
+            self._cursor += len(new)
+        if self._jump is not None:
+            self._jump = (self._jump[0] + len(new), self._jump[1])
+        self._valid = 0
+        self._sync()
+        if self._width > 0 and self.is_mounted:
+            # The same lines stay in view: they are `added` lines further down now.
+            self._realizing = True
+            try:
+                self._set_virtual_size(Size(self._width, self._total()))
+                if not self._at_end:
+                    self.scroll_to(y=self.scroll_offset.y + added, animate=False, immediate=True)
+            finally:
+                self._realizing = False
+            self._realize(follow=self._at_end)
+            self.refresh()
+        return len(new)
+
+    def _load_if_near_top(self) -> None:
+        """Read an older page when the view is within a screen of the top."""
+        if self._older is not None and self._width > 0 and not self._realizing:
+            if self.scroll_offset.y < 2 * max(1, self.scrollable_content_region.height):
+                self.load_older()
 
     def add_notice(self, text: str) -> None:
         """Append a dim system notice (a persona greeting, an error)."""
@@ -572,15 +656,16 @@ class Transcript(ScrollView, can_focus=True):
 
     @property
     def message_count(self) -> int:
-        """How many messages (user and assistant, not notices) are shown."""
-        return sum(1 for entry in self._entries if _is_message(entry))
+        """How many messages (user and assistant, not notices) the thread has: those
+        shown and the older ones not read yet."""
+        return self._unloaded + sum(1 for entry in self._entries if _is_message(entry))
 
     @property
     def cursor(self) -> int | None:
         """The position of the highlighted message among the messages, or None."""
         if self._cursor is None:
             return None
-        return sum(1 for entry in self._entries[: self._cursor] if _is_message(entry))
+        return self._unloaded + sum(1 for entry in self._entries[: self._cursor] if _is_message(entry))
 
     @property
     def highlighted_text(self) -> str | None:
@@ -619,6 +704,11 @@ class Transcript(ScrollView, can_focus=True):
         self._show_entry(index, find=find)
 
     def _entry_index(self, position: int) -> int | None:
+        if position < 0:
+            return None
+        if position < self._unloaded:
+            self.load_older(self._unloaded - position)  # read down to that message
+        position -= self._unloaded
         if position < 0:
             return None
         for index, entry in enumerate(self._entries):
@@ -692,6 +782,9 @@ class Transcript(ScrollView, can_focus=True):
                 candidates = [last]
             index = candidates[-1] if step < 0 else candidates[0]
         else:
+            if step < 0 and self._older is not None and not any(map(_is_message, entries[:index])):
+                index += self.load_older()  # the message above is not read yet
+                entries = self._entries
             index += step
             while 0 <= index < len(entries) and not _is_message(entries[index]):
                 index += step
@@ -763,6 +856,8 @@ class Transcript(ScrollView, can_focus=True):
         # every message it passes on the way.
         if not self.allow_vertical_scroll:
             raise SkipAction()
+        if self._older is not None:
+            self.load_older(self._unloaded)  # the top of the thread, not of what is read
         self.scroll_home(animate=False, immediate=True, x_axis=False)
 
     def action_scroll_end(self) -> None:
@@ -836,6 +931,9 @@ class Transcript(ScrollView, can_focus=True):
         self._at_end = new_value >= self.max_scroll_y
         if not self._realizing and self._width > 0 and self._needs_render(int(new_value)):
             self._realize(follow=False)
+        if self._older is not None and not self._realizing:
+            # Not now: this runs inside a scroll, and loading moves the scroll offset.
+            self.call_later(self._load_if_near_top)
 
     # ------------------------------------------------------------ scheduling
 
