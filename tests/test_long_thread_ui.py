@@ -151,3 +151,37 @@ def test_store_reads_a_thread_backwards_by_pages(tmp_path):
         (thread_id, ids[-1]),
     ).fetchall()
     assert any("messages_thread_id" in row[-1] for row in plan), plan
+
+
+async def test_reading_older_pages_while_a_reply_streams(tmp_path, fake_server):
+    from fake_openai import Reply
+
+    answer = "streamed answer " * 30 + "THE END"
+    fake_server.script(Reply.text(answer, chunk_size=8, delay=0.03))
+    store, thread_id, _ = long_thread(tmp_path)
+    app = make_app(tmp_path, fake_server.base_url, store=store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, transcript = await opened(pilot, thread_id)
+        screen.composer.text = "one more question"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "streamed answer" in transcript.reply_text)
+        assert screen.generating
+        before = transcript.unloaded
+        transcript.scroll_to(y=0, animate=False)
+        await wait_for(pilot, lambda: transcript.unloaded < before)
+        await pilot.pause(0.05)
+        top_line = transcript.visible_text().splitlines()[0]
+        await wait_for(pilot, lambda: not screen.generating)
+        await pilot.pause(0.1)
+        # The reply kept streaming into its own place; the view stayed where the user is.
+        assert transcript.reply_text == answer
+        assert transcript.visible_text().splitlines()[0] == top_line
+        stored = store.messages_before(thread_id, None, 2)
+        assert [(m.role, m.content) for m in stored] == [("user", "one more question"), ("assistant", answer)]
+        text = transcript.all_text()
+        assert text.count("one more question") == 1 and text.count("THE END") == 1
+        assert transcript.message_count == COUNT + 2
+        transcript.focus()
+        await pilot.press("end")
+        await pilot.pause(0.1)
+        assert "THE END" in transcript.visible_text()
