@@ -38,6 +38,17 @@ def db(tmp_path: Path) -> str:
     return str(path)
 
 
+def test_shared_options_may_come_before_the_command(db: str) -> None:
+    assert tuichat("--db", db, "threads").stdout == tuichat("threads", "--db", db).stdout
+    result = tuichat(f"--db={db}", "search", "cats")
+    assert result.returncode == 0 and "Tell me about cats" in result.stdout
+    # A value that happens to be a command name is still the option's value.
+    from tuichat.cli import history_first
+
+    assert history_first(["--db", "threads", "-c"]) == ["--db", "threads", "-c"]
+    assert history_first(["-p", "search"]) == ["-p", "search"]
+
+
 def test_threads_lists_one_aligned_line_per_thread_newest_first(db: str) -> None:
     result = tuichat("threads", "--db", db)
     assert result.returncode == 0, result.stderr

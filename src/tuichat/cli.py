@@ -56,8 +56,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The options a history command shares with the app: they may come before its name.
+_SHARED_OPTIONS = ("--db", "--config")
+
+
+def history_first(argv: list[str]) -> list[str]:
+    """`--db X threads` as `threads --db X`: the history command's name first, when only
+    options it shares with the app come before it. Anything else is returned as it is."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in _SHARED_OPTIONS:
+            i += 2
+        elif argv[i].startswith(tuple(f"{option}=" for option in _SHARED_OPTIONS)):
+            i += 1
+        else:
+            break
+    if 0 < i < len(argv) and argv[i] in HISTORY_COMMANDS:
+        return [argv[i], *argv[:i], *argv[i + 1 :]]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = history_first(list(sys.argv[1:] if argv is None else argv))
     runner = run
     if argv and argv[0] in HISTORY_COMMANDS:
         # Subcommands get their own parser so the app's flat flags stay as they were.
