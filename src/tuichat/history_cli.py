@@ -1,9 +1,10 @@
 """`tuichat threads|search|export|import`: the history from the command line.
 
 cli.main sends argv here when its first word (after --db/--config) is one of SUBCOMMANDS,
-and handles errors the same way as for the app (UsageError -> exit 2, one line, no traceback). These
-commands only read or write the database: they need no API key and never import
-textual, rich or openai, so they start in a blink and work over ssh and in scripts.
+and handles errors the same way as for the app (UsageError -> exit 2, one line, no
+traceback). These commands only read or write the database: they need no API key and
+never import textual, rich or openai, so they start in a blink and work over ssh and in
+scripts.
 """
 
 from __future__ import annotations
