@@ -18,7 +18,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
     if str(path) != MEMORY:
         path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path)
+    # check_same_thread off: the app opens the store on the main thread, then uses it only
+    # from AsyncStore's single database thread (never two threads at once).
+    conn = sqlite3.connect(path, check_same_thread=False)
     try:
         conn.row_factory = sqlite3.Row
         # WAL lets a second tuichat window read while this one writes a streaming reply.
