@@ -17,7 +17,10 @@ ERROR = "error"
 # A reply or prompt replaced by regenerate/edit, kept for history: shown and searchable,
 # never sent to the model again (core/prompt.py skips it).
 SUPERSEDED = "superseded"
-STATUSES = (DONE, STREAMING, STOPPED, ERROR, SUPERSEDED)
+# Left streaming by a process that died (its lease went stale) and recovered by another:
+# not "stopped", which is the user pressing Esc.
+INTERRUPTED = "interrupted"
+STATUSES = (DONE, STREAMING, STOPPED, ERROR, SUPERSEDED, INTERRUPTED)
 
 
 @dataclass

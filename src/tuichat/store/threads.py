@@ -310,6 +310,11 @@ class Store:
             )
         return cur.rowcount
 
+    def data_version(self) -> int:
+        """A number that changes when another connection (another process, another
+        window) commits to the database: cheap change detection, polled by the UI."""
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
     # Drafts
 
     def get_draft(self, slot: str = "composer") -> str:
