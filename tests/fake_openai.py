@@ -13,6 +13,9 @@ subprocess benchmarks can all talk to it.
 Run as a script it serves one reply to every request and prints its base URL first:
 
     python tests/fake_openai.py --port 0 --text-file F --tokens-per-second 50 --chunk-chars 4
+
+`--hostile` serves the hostile payloads (HOSTILE_PAYLOADS) instead, in every reply and in
+the model list: point a real terminal at it to see that nothing but text gets through.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import re
 import signal
 import sys
 import threading
@@ -33,6 +37,37 @@ from typing import Any
 
 DEFAULT_TEXT = "Hello from the fake server."
 DEFAULT_MODELS = ["fake-model", "fake-model-mini"]
+
+# Hostile mode: what a malicious or broken server could send. Each payload is something
+# a terminal acts on or that hides text, if it is written raw. Used in content,
+# reasoning, error bodies and model ids (see Reply.hostile, Reply.hostile_error,
+# HOSTILE_MODELS and `--hostile`). The lone surrogate goes out as the JSON escape
+# "\ud800", as a server would send it.
+HOSTILE_PAYLOADS: dict[str, str] = {
+    "csi_clear": "clear\x1b[2J\x1b[Hscreen",
+    "osc52_clipboard": "clip\x1b]52;c;cm0gLXJmIH4=\x07board",
+    "osc0_title": "win\x1b]0;pwned-title\x1b\\dow",
+    "osc8_link": "\x1b]8;;https://evil.example/\x1b\\hyper\x1b]8;;\x1b\\link",
+    "c1_csi": "c1\x9b2Jcsi",
+    "c1_osc": "c1\x9d0;c1-title\x9cosc",
+    "bell_del_nul": "bell\x07del\x7fnul\x00",
+    "lone_cr": "real text\rfake text",
+    "rich_markup": "[bold red]not markup[/] [link=https://evil.example/]nor a link[/link] [@click=app.quit]q[/]",
+    "bidi_override": "invoice\u202efdp.exe \u2066isolate\u2069",
+    "zero_width": "pay\u200bpal\u2060\ufeff",
+    "lone_surrogate": "lone \ud800 surrogate",
+}
+# Every payload in one text, each on its own line.
+HOSTILE_TEXT = "\n".join(f"{name}: {text}" for name, text in HOSTILE_PAYLOADS.items())
+# Model ids for GET /models: one per payload kind that can live in an id.
+HOSTILE_MODELS = [
+    "evil\x1b]52;c;cm0gLXJmIH4=\x07model",
+    "evil\x1b[2J\x9b2Jmodel",
+    "evil\x1b]0;pwned-title\x07model",
+    "[bold red]markup-model[/]",
+    "gpt\u202e4o-mini\u200b",
+    "lone\ud800model",
+]
 
 # Errors that mean "the client went away"; a fake server must shrug them off quietly.
 _GONE = (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError)
@@ -51,6 +86,9 @@ class Reply:
     chunks: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
     reasoning_field: str = "reasoning_content"  # some servers use "reasoning"
+    # Raw `delta` objects sent as they are, after the reasoning and before `chunks`: content
+    # as a list of parts (Mistral's {"type": "thinking", ...}), odd or mistyped fields.
+    deltas: list[dict[str, Any]] = field(default_factory=list)
     delay: float = 0.0  # seconds between chunks (paced from the start, no drift)
     first_delay: float = 0.0  # after the headers, before the first chunk
     headers_delay: float = 0.0  # before the response headers (a slow server)
@@ -83,6 +121,21 @@ class Reply:
     @property
     def joined(self) -> str:
         return "".join(self.chunks)
+
+    @classmethod
+    def hostile(cls, text: str = HOSTILE_TEXT, *, reasoning: str | None = HOSTILE_TEXT,
+                chunk_size: int = 3, **kw: Any) -> Reply:
+        """A reply whose content (and reasoning, unless None) is hostile text, in small
+        chunks so escape sequences arrive split across chunks, as they can in real life."""
+        reply = cls.text(text, chunk_size=chunk_size, **kw)
+        if reasoning is not None:
+            reply.reasoning = cls.text(reasoning, chunk_size=chunk_size).chunks
+        return reply
+
+    @classmethod
+    def hostile_error(cls, status: int = 500, text: str = HOSTILE_TEXT, **kw: Any) -> Reply:
+        """An HTTP error whose body's message is hostile text."""
+        return cls.error(status, text, **kw)
 
 
 def _error_type(status: int) -> str:
@@ -326,6 +379,9 @@ class FakeServer:
         for piece in reply.reasoning:
             await pace.next()
             await _send_chunk(writer, chunk({"content": None, reply.reasoning_field: piece}))
+        for raw in reply.deltas:
+            await pace.next()
+            await _send_chunk(writer, chunk(raw))
         for i, piece in enumerate(reply.chunks):
             if await self._interrupt(reply, i, reader, writer):
                 return False
@@ -378,8 +434,17 @@ class _Pacer:
             await asyncio.sleep(wait)
 
 
+def _json(obj: Any, **kw: Any) -> str:
+    # ensure_ascii=False keeps CJK readable on the wire but leaves a lone surrogate raw,
+    # which UTF-8 cannot encode: send it as the JSON escape a real server would.
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False, **kw))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _event(obj: Any, comments: bool) -> bytes:
-    data = f"data: {json.dumps(obj, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+    data = f"data: {_json(obj, separators=(',', ':'))}\n\n".encode()
     return (b": keep-alive\n\n" + data) if comments else data
 
 
@@ -391,7 +456,7 @@ async def _send_chunk(writer: asyncio.StreamWriter, payload: bytes) -> None:
 
 
 async def _send_json(writer: asyncio.StreamWriter, status: int, obj: Any, extra: dict[str, str] | None = None) -> bool:
-    payload = json.dumps(obj, ensure_ascii=False).encode()
+    payload = _json(obj).encode()
     head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", "Content-Type: application/json",
             f"Content-Length: {len(payload)}"]
     head += [f"{k}: {v}" for k, v in (extra or {}).items()]
@@ -454,6 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tokens-per-second", type=float, default=0.0, help="chunks per second (0 = as fast as possible)")
     p.add_argument("--chunk-chars", type=int, default=4, help="characters per chunk")
     p.add_argument("--first-delay", type=float, default=0.0, help="seconds before the first chunk")
+    p.add_argument("--hostile", action="store_true",
+                   help="hostile mode: escape sequences, C1 controls, markup, bidi, zero-width and lone "
+                        "surrogates in every reply's content and reasoning and in the model ids")
     p.add_argument("--repeat", action=argparse.BooleanOptionalAction, default=True,
                    help="serve the reply to every request (--no-repeat: once, then the default greeting)")
     args = p.parse_args(argv)
@@ -466,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
         reply.reasoning = Reply.text(r, chunk_size=args.chunk_chars).chunks
 
     server = FakeServer(args.host, args.port)
+    if args.hostile:
+        reply = Reply.hostile(chunk_size=args.chunk_chars, usage="auto")
+        server.models = list(HOSTILE_MODELS)
     if args.repeat:
         server.default_reply = reply
     else:

@@ -169,9 +169,9 @@ def test_auto_title_typo_suggests_the_key(tmp_path):
 
 
 def test_keymap_accepts_the_thread_bindings(tmp_path):
-    path = write(tmp_path, '[keymap]\nrename_thread = "f3"\ndelete_thread = "f9"\n"threads.delete" = "x"\n')
+    path = write(tmp_path, '[keymap]\nrename_thread = "f11"\ndelete_thread = "f9"\n"threads.delete" = "x"\n')
     s = load_settings(path, env=NO_ENV)
-    assert s.keymap == {"rename_thread": "f3", "delete_thread": "f9", "threads.delete": "x"}
+    assert s.keymap == {"rename_thread": "f11", "delete_thread": "f9", "threads.delete": "x"}
 
 
 def test_keymap_unknown_binding_names_line_and_valid_ids(tmp_path):
@@ -372,3 +372,195 @@ def test_models_list_is_checked_strictly(tmp_path, text, line, words):
     err = config_error(path)
     assert err.detail.startswith(f"{path}:{line}:")
     assert words in err.detail
+
+
+# --- [keymap] key names and clashes (tuichat/keymap.py) -----------------------------------
+
+
+def _ui_bindings() -> dict[str, str]:
+    """Binding id -> key, as the app's classes define them (imports Textual)."""
+    from tuichat.ui.app import TuichatApp
+    from tuichat.ui.screens.chat import ChatScreen
+    from tuichat.ui.screens.code_picker import CodePicker
+    from tuichat.ui.screens.dialogs import ConfirmDialog, TextPromptDialog
+    from tuichat.ui.screens.model_picker import ModelPicker
+    from tuichat.ui.screens.persona_picker import PersonaPicker
+    from tuichat.ui.screens.search import SearchScreen
+    from tuichat.ui.widgets.composer import Composer
+    from tuichat.ui.widgets.thread_list import ThreadList
+    from tuichat.ui.widgets.thread_panel import ThreadFilter
+    from tuichat.ui.widgets.transcript import Transcript
+
+    keys: dict[str, set[str]] = {}
+    for cls in (TuichatApp, ChatScreen, Composer, PersonaPicker, ThreadList, ThreadFilter,
+                ConfirmDialog, TextPromptDialog, SearchScreen, CodePicker, Transcript, ModelPicker):
+        for binding in cls.BINDINGS:
+            keys.setdefault(binding.id, set()).add(binding.key)
+    assert all(len(k) == 1 for k in keys.values()), keys  # one default per id
+    return {binding_id: k.pop() for binding_id, k in keys.items()}
+
+
+def test_keymap_defaults_and_scopes_match_the_app():
+    from tuichat.keymap import DEFAULT_KEYS, SCOPES, clash, normalize_keys
+
+    assert DEFAULT_KEYS == _ui_bindings()
+    assert set(DEFAULT_KEYS) == set(KEYMAP_IDS)
+    assert set().union(*SCOPES.values()) == set(KEYMAP_IDS)  # every id is live somewhere
+    for keys in DEFAULT_KEYS.values():
+        assert normalize_keys(keys) == keys  # every default passes the check unchanged
+    assert clash({}) is None  # and the defaults never clash
+
+
+def test_keymap_key_table_accepts_every_key_textual_produces():
+    from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
+    from textual._keyboard_protocol import FUNCTIONAL_KEYS
+    from textual.keys import Keys, _character_to_key
+
+    from tuichat.keymap import normalize_key
+
+    produced = {k.value for k in Keys if not k.value.startswith("<") and k.value != "ctrl-at"}
+    produced |= set(FUNCTIONAL_KEYS.values())
+    produced |= {k.value for keys in ANSI_SEQUENCES_KEYS.values() if isinstance(keys, tuple) for k in keys
+                 if not k.value.startswith("<")}
+    produced |= {_character_to_key(chr(c)) for c in range(33, 127)}
+    produced |= {f"ctrl+{_character_to_key(chr(c))}" for c in range(33, 127) if not chr(c).isalnum()}
+    for key in produced:
+        assert normalize_key(key) == key, key
+
+
+@pytest.mark.parametrize(
+    ("written", "normalised"),
+    [("Ctrl+Shift+Up", "ctrl+shift+up"), ("shift+ctrl+a", "ctrl+shift+a"), ("?", "question_mark"),
+     ("F9, ctrl+k", "f9,ctrl+k"), ("Esc", "escape"), ("PgDn", "pagedown"), ("ctrl++", "ctrl+plus"),
+     ("control+e", "ctrl+e"), ("alt+x", "alt+x"), ("A", "A"), ("ctrl+E", "ctrl+e"),
+     ("alt+?", "alt+question_mark"), ("ctrl+@", "ctrl+@")],
+)
+def test_keymap_values_are_normalised_to_textual_names(tmp_path, written, normalised):
+    # Textual only matches a key by its exact name: a differently spelled key would never fire.
+    binding = "stop" if normalised == "escape" else "retry"  # Esc is taken: move stop there
+    path = write(tmp_path, f'[keymap]\n{binding} = "{written}"\n')
+    assert load_settings(path, env=NO_ENV).keymap == {binding: normalised}
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [('send = "notakey"', ["'notakey' is not a key name"]),
+     ('send = "ctrl+entr"', ["did you mean 'enter'"]),
+     ('send = "hyperr+x"', ["not a modifier"]),
+     ('send = "ctrl+ "', ["no key after the '+'"]),
+     ('send = "ctrl+\\u0007"', ["is not a key name"]),
+     ('newline = "enter"', ["'newline' and 'send'", "message box"]),
+     ('send = "ctrl+j"', ["'send' and 'newline'"]),
+     ('newline = "ctrl+m"', ["'newline' and 'send'", "enter"]),  # ctrl+m is Enter
+     ('complete = "ctrl+i"', []),  # ctrl+i is Tab, complete's own key: fine, see below
+     ('"threads.delete" = "ctrl+q"', ["'threads.delete' and 'quit'", "thread list"]),
+     ('"search.next" = "ctrl+q"', ["'search.next' and 'quit'", "search screen"]),
+     ('"dialog.cancel" = "ctrl+q"', ["'dialog.cancel' and 'quit'"])],
+)
+def test_keymap_bad_keys_and_clashes_name_both_ids_and_the_line(tmp_path, line, words):
+    path = write(tmp_path, f'model = "m"\n\n[keymap]\n{line}\n')
+    if not words:
+        load_settings(path, env=NO_ENV)
+        return
+    err = config_error(path)
+    assert err.detail.startswith(f"{path}:4: [keymap]")
+    for word in words:
+        assert word in err.detail
+
+
+def test_keymap_keys_may_be_swapped_or_reused_where_they_never_meet(tmp_path):
+    path = write(tmp_path, '[keymap]\nsend = "ctrl+j"\nnewline = "enter"\n'
+                           '"search.next" = "j"\n"dialog.cancel" = "q"\nstop = "escape"\n'
+                           '"threads.delete" = "down"\n')
+    # j is next_message in the transcript, but the search screen is modal: never both live;
+    # Down moves from the thread filter into the list, and deletes only in the list itself.
+    assert load_settings(path, env=NO_ENV).keymap["send"] == "ctrl+j"
+
+
+def test_keymap_clash_points_at_the_second_line_the_user_wrote(tmp_path):
+    path = write(tmp_path, '[keymap]\nreset = "f9"\nretry = "f6"\nsearch = "f9"\n')
+    err = config_error(path)
+    assert err.detail.startswith(f"{path}:2:") and "'reset' and 'search'" in err.detail
+    assert "set here for 'search'" in err.detail
+
+
+def test_loading_a_keymap_does_not_import_textual(tmp_path):
+    import subprocess
+    import sys
+
+    path = write(tmp_path, '[keymap]\nretry = "ctrl+shift+f5"\nsend = "enter"\n')
+    code = (f"import sys; from tuichat.config import load_settings; s = load_settings(__import__('pathlib').Path({str(path)!r}), env={{}});"
+            "print(s.keymap['retry'], 'textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["ctrl+shift+f5", "False"]
+
+
+# --- numbers and URLs that are not what they look like --------------------------------------
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "0", "1e300", "86401"])
+def test_timeout_must_be_a_finite_positive_number_of_seconds(tmp_path, value):
+    err = config_error(write(tmp_path, f"timeout = {value}\n"))
+    assert err.detail.startswith(f"{write(tmp_path, f'timeout = {value}').parent}/config.toml:1:")
+    assert "'timeout' must be greater than 0 and at most 86400 seconds" in err.detail
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [("http://host:99999/v1", "a port is a number from 1 to 65535"),
+     ("http://host:-1/v1", "port"),
+     ("htp:/x", "must start with http:// or https://"),
+     ("localhost:11434/v1", "write it as http://localhost:11434/v1"),
+     ("http://[::1/v1", "not a valid URL"),
+     ("http://", "no host name"),
+     ("http://a b/v1", "spaces"),
+     ("http://host:0/v1", "port 0")],
+)
+def test_malformed_base_urls_say_what_is_wrong_everywhere(tmp_path, url, words):
+    err = config_error(write(tmp_path, f'base_url = "{url}"\n'))
+    assert err.detail.startswith(f"{tmp_path / 'config.toml'}:1: 'base_url'") and words in err.detail
+    with pytest.raises(UsageError) as flag:
+        with_overrides(Settings(), base_url=url)
+    assert flag.value.title == "Invalid --base-url" and words in flag.value.detail
+    env_err = config_error(write(tmp_path, ""), env={"OPENAI_BASE_URL": url})
+    assert env_err.title == "Invalid OPENAI_BASE_URL" and words in env_err.detail
+
+
+def test_a_password_in_a_bad_url_is_not_repeated(tmp_path):
+    with pytest.raises(UsageError) as info:
+        with_overrides(Settings(), base_url="ftp://me:hunter2@host/v1")
+    assert "hunter2" not in info.value.detail and "***@host" in info.value.detail
+
+
+def test_good_urls_still_pass():
+    for url in ("http://localhost:11434/v1", "https://api.example.com/v1", "http://[::1]:8000/v1",
+                "http://user:pw@host/v1", "https://x.openai.azure.com"):
+        assert with_overrides(Settings(), base_url=url).base_url == url
+
+
+# --- files that are not regular files, and file sizes ------------------------------------------
+
+
+def test_a_fifo_device_or_directory_is_refused_without_reading(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    assert "pipe (FIFO)" in config_error(fifo).detail
+    assert "a device" in config_error(Path("/dev/zero")).detail  # would read forever
+    assert "a directory" in config_error(tmp_path).detail
+    assert load_settings(Path(os.devnull), env=NO_ENV).model == "gpt-4o-mini"  # /dev/null: empty
+
+
+def test_config_size_limit(tmp_path):
+    from tuichat.core.files import TOML_LIMIT
+
+    path = write(tmp_path, "# " + "x" * (TOML_LIMIT - 3) + "\n")
+    assert load_settings(path, env=NO_ENV).config_path == path  # exactly the limit: read
+    path.write_text("# " + "x" * TOML_LIMIT + "\n")
+    assert "more than the 1 MiB limit" in config_error(path).detail
+
+
+def test_deeply_nested_toml_is_one_clear_error(tmp_path):
+    path = write(tmp_path, "a = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    assert config_error(path).detail == f"{path}: invalid TOML: arrays or tables nested too deeply"

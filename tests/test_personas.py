@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tuichat import paths
 from tuichat.core.errors import PersonaError, UsageError
-from tuichat.core.personas import default_dirs, find_persona, load_persona_file, load_personas
+from tuichat.core.personas import (
+    PersonaProblem,
+    default_dirs,
+    find_persona,
+    load_persona_file,
+    load_personas,
+)
 
 GOOD = '''name = "{name}"
 description = "A test persona"
@@ -90,20 +99,26 @@ def test_files_load_in_name_order_and_non_toml_is_ignored(tmp_path):
     assert list(load_personas([tmp_path])) == ["a", "b", "c"]
 
 
-def test_first_invalid_file_raises(tmp_path):
+def test_an_invalid_file_is_set_aside_with_its_error(tmp_path):
     write(tmp_path, "a.toml", GOOD.format(name="a"))
     bad = write(tmp_path, "b.toml", "name = \n")
-    with pytest.raises(PersonaError) as info:
-        load_personas([tmp_path])
-    assert str(bad) in info.value.detail
+    write(tmp_path, "c.toml", GOOD.format(name="c"))
+    problems: list[PersonaProblem] = []
+    assert list(load_personas([tmp_path], problems)) == ["a", "c"]
+    (problem,) = problems
+    assert problem.path == bad and problem.message.startswith(f"Invalid persona: {bad}:1: invalid TOML")
+    assert list(load_personas([tmp_path])) == ["a", "c"]  # without a list to report to: still skipped
 
 
-def test_duplicate_names_in_one_dir_are_an_error(tmp_path):
+def test_duplicate_names_in_one_dir_withdraw_the_name(tmp_path):
     write(tmp_path, "one.toml", GOOD.format(name="same"))
     write(tmp_path, "two.toml", GOOD.format(name="same"))
-    with pytest.raises(PersonaError) as info:
-        load_personas([tmp_path])
-    assert "one.toml" in info.value.detail and "two.toml" in info.value.detail
+    write(tmp_path, "other.toml", GOOD.format(name="other"))
+    problems: list[PersonaProblem] = []
+    assert list(load_personas([tmp_path], problems)) == ["other"]
+    assert "one.toml" in problems[0].message and "two.toml" in problems[0].message
+    with pytest.raises(PersonaError, match="Duplicate persona"):
+        find_persona(load_personas([tmp_path]), "same", problems)
 
 
 # --- one file ---------------------------------------------------------------------------------
@@ -219,3 +234,90 @@ def test_unknown_persona_lists_names_and_where_to_add(catalog, config_home):
     assert "'pirate'" in detail
     assert "Helpful Bot" in detail and "zen" in detail
     assert str(paths.user_personas_dir()) in detail
+
+
+# --- a broken persona file hides nothing else ---------------------------------------------------
+
+
+BROKEN = {
+    "syntax.toml": 'name = "syntax\n',
+    "types.toml": 'name = "types"\ndescription = "d"\nsystem_prompt = 5\n',
+    "unknown.toml": GOOD.format(name="unknown") + "colour = 1\n",
+    "deep.toml": "a = " + "[" * 50_000 + "]" * 50_000 + "\n",
+    "binary.toml": "\udcff",  # written with surrogateescape: one byte that is not UTF-8
+}
+
+
+@pytest.fixture
+def broken_dir(config_home):
+    """The user's personas dir: one good persona and one broken file of each kind."""
+    user_dir = paths.user_personas_dir()
+    write(user_dir, "pirate.toml", GOOD.format(name="pirate"))
+    for name, text in BROKEN.items():
+        user_dir.mkdir(parents=True, exist_ok=True)
+        (user_dir / name).write_bytes(text.encode("utf-8", "surrogateescape"))
+    os.mkfifo(user_dir / "fifo.toml")  # would block a naive read forever
+    return user_dir
+
+
+def test_every_good_persona_survives_broken_files(broken_dir):
+    problems: list[PersonaProblem] = []
+    personas = load_personas(default_dirs(), problems)
+    assert SHIPPED | {"pirate"} == set(personas)
+    assert sorted(p.path.name for p in problems) == sorted([*BROKEN, "fifo.toml"])
+    assert all("\n" not in p.message and str(p.path) in p.message for p in problems)
+    assert find_persona(personas, "pirate", problems).name == "pirate"
+    assert find_persona(personas, "ojousama", problems).name == "ojousama"
+
+
+def test_choosing_the_broken_one_fails_with_its_own_error(broken_dir):
+    problems: list[PersonaProblem] = []
+    personas = load_personas(default_dirs(), problems)
+    with pytest.raises(PersonaError) as info:
+        find_persona(personas, "types", problems)  # by file name and by the name inside
+    assert info.value.detail.startswith(f"{broken_dir / 'types.toml'}:3: 'system_prompt' must be a string")
+    with pytest.raises(PersonaError, match="invalid TOML"):
+        find_persona(personas, "Syntax", problems)
+
+
+def test_a_broken_override_is_not_replaced_by_the_shipped_persona(config_home):
+    user_dir = paths.user_personas_dir()
+    write(user_dir, "default.toml", GOOD.format(name="default") + "temperature = 9\n")
+    problems: list[PersonaProblem] = []
+    personas = load_personas(default_dirs(), problems)
+    assert "default" not in personas and "ojousama" in personas
+    with pytest.raises(PersonaError, match="'temperature' must be between 0 and 2"):
+        find_persona(personas, "default", problems)
+
+
+def _cli(*args: str, **kw) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tuichat", *args], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONIOENCODING": "utf-8"}, **kw)
+
+
+def test_list_personas_lists_the_good_and_warns_once_per_bad_file(broken_dir):
+    result = _cli("--list-personas")
+    assert result.returncode == 0, result.stderr
+    listed = {line.split()[0] for line in result.stdout.splitlines()}
+    assert listed == SHIPPED | {"pirate"}
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == len(BROKEN) + 1
+    for name in [*BROKEN, "fifo.toml"]:
+        (line,) = [w for w in warnings if f"{broken_dir / name}" in w]
+        assert line.startswith("tuichat: warning: skipped Invalid persona: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_pipe_mode_works_beside_a_broken_file_and_fails_only_for_it(broken_dir, fake_server, tmp_path):
+    from fake_openai import Reply
+
+    fake_server.script(Reply.text("Ahoy."), Reply.text("Fine."))
+    common = ["--base-url", fake_server.base_url, "--db", str(tmp_path / "h.db")]
+    pirate = _cli("-p", "hi", "--persona", "pirate", *common)
+    assert (pirate.returncode, pirate.stdout, pirate.stderr) == (0, "Ahoy.\n", "")
+    default = _cli("-p", "hi", *common)  # the default persona
+    assert (default.returncode, default.stdout) == (0, "Fine.\n")
+    broken = _cli("-p", "hi", "--persona", "types", *common)
+    assert broken.returncode == 2 and broken.stdout == ""
+    assert broken.stderr.count("\n") == 1 and "types.toml:3" in broken.stderr
+    assert len(fake_server.chat_requests) == 2  # the broken one never reached the server

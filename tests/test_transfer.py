@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tuichat.core.models import SUPERSEDED, Usage
+from tuichat.core.timestamps import MAX_TIMESTAMP
 from tuichat.store import Store
 from tuichat.transfer.export import iso_local, thread_to_json, thread_to_markdown
 from tuichat.transfer.importers import ImportFormatError, from_chatgpt, load_file, parse
@@ -246,3 +247,189 @@ def test_chatgpt_file_imports_once(store: Store, tmp_path: Path) -> None:
     assert [h.thread_id for h in store.search("old branch")] == [added[1].id]
     assert import_all(store, load_file(path)) == [None, None]
     assert store.thread_count() == 2
+
+
+# Out-of-range times and wrong types: nothing imported can stop a later start
+
+
+def _export_with(mutate) -> dict:
+    data = {
+        "tuichat_export": 1,
+        "thread": {"title": "odd", "persona": "default", "model": "m",
+                   "created_at": 1_700_000_000.0, "updated_at": 1_700_000_100.0},
+        "messages": [{"role": "user", "content": "hello", "created_at": 1_700_000_000.0},
+                     {"role": "assistant", "content": "hi", "created_at": 1_700_000_050.0}],
+    }
+    mutate(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(-1e308, 0.0), (1e308, MAX_TIMESTAMP), (float("nan"), 0.0), (float("inf"), MAX_TIMESTAMP),
+     (float("-inf"), 0.0), (10**400, MAX_TIMESTAMP), (-1, 0.0), (1_700_000_000, 1_700_000_000.0)],
+)
+def test_imported_thread_times_are_clamped(value, expected) -> None:
+    (thread,) = parse(_export_with(lambda d: d["thread"].update(created_at=value, updated_at=value)))
+    assert (thread.created_at, thread.updated_at) == (expected, expected)
+    if value == value:  # NaN: see the next test
+        (thread,) = parse(_export_with(lambda d: d["messages"][0].update(created_at=value)))
+        assert thread.messages[0].created_at == expected
+
+
+def test_a_nan_message_time_falls_back_to_the_thread_time() -> None:
+    (thread,) = parse(_export_with(lambda d: d["messages"][1].update(created_at=float("nan"))))
+    assert thread.messages[1].created_at == 1_700_000_000.0
+
+
+def test_usage_counts_of_the_wrong_type_become_zero() -> None:
+    for bad in ("many", 1e308, float("nan"), -3, [1], True):
+        (thread,) = parse(_export_with(lambda d: d["messages"][1].update(
+            usage={"prompt_tokens": bad, "completion_tokens": 2})))
+        assert thread.messages[1].usage == Usage(0, 2, 2)
+
+
+def test_lone_surrogates_are_replaced_before_the_database_sees_them(store: Store) -> None:
+    (thread,) = parse(_export_with(lambda d: d["messages"][0].update(content="a\ud800b")))
+    assert thread.messages[0].content == "a\ufffdb"
+    (added,) = import_all(store, [thread])
+    assert store.messages(added.id)[0].content == "a\ufffdb"
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda c: c["mapping"]["u1"].update(message="text"),
+        lambda c: c["mapping"]["u1"]["message"].update(author="user"),
+        lambda c: c["mapping"]["u1"]["message"].update(content=["What's in Tokyo?"]),
+        lambda c: c["mapping"]["u1"]["message"]["content"].update(parts="What's in Tokyo?"),
+        lambda c: c["mapping"].update(u1=["not", "a", "node"]),
+    ],
+)
+def test_chatgpt_nodes_of_the_wrong_type_are_left_out(mutate) -> None:
+    conversation = chatgpt_conversation()
+    mutate(conversation)
+    thread = from_chatgpt(conversation)
+    assert thread is not None
+    assert [m.content for m in thread.messages] == ["Tokyo Tower!", "And this photo?"]
+
+
+def test_chatgpt_metadata_of_the_wrong_type_is_no_metadata() -> None:
+    conversation = chatgpt_conversation()
+    conversation["mapping"]["a2"]["message"]["metadata"] = [1]
+    thread = from_chatgpt(conversation)
+    assert thread.messages[1].content == "Tokyo Tower!" and thread.messages[1].model is None
+
+
+def test_chatgpt_times_of_any_kind_are_clamped() -> None:
+    conversation = chatgpt_conversation()
+    conversation.update(create_time=-1e308, update_time=float("inf"))
+    conversation["mapping"]["u1"]["message"]["create_time"] = "yesterday"
+    thread = from_chatgpt(conversation)
+    assert (thread.created_at, thread.updated_at) == (0.0, MAX_TIMESTAMP)
+    assert thread.messages[0].created_at == 0.0  # the conversation's (clamped) time
+
+
+def test_chatgpt_mapping_of_the_wrong_type_names_the_conversation(tmp_path: Path) -> None:
+    conversation = chatgpt_conversation()
+    conversation["mapping"] = [1, 2]
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps([chatgpt_conversation(), conversation]))
+    with pytest.raises(ImportFormatError, match="conversation 2: needs a 'mapping' object"):
+        load_file(path)
+
+
+def test_import_refuses_a_fifo_without_waiting_and_a_file_over_the_limit(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from tuichat.core import files
+
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ImportFormatError, match="pipe"):
+        load_file(fifo)
+    path = tmp_path / "big.json"
+    path.write_text("[" + " " * 100 + "]")
+    monkeypatch.setattr("tuichat.transfer.importers.IMPORT_LIMIT", 100)
+    with pytest.raises(ImportFormatError, match="more than the 100 bytes limit"):
+        load_file(path)
+    assert files.IMPORT_LIMIT == 512 * 1024 * 1024
+
+
+def test_stored_times_of_any_value_still_format() -> None:
+    from tuichat.core.models import Message, Thread
+    from tuichat.history_cli import format_threads
+    from tuichat.ui.widgets.thread_list import relative_time
+
+    for value in (float("nan"), float("inf"), -1e308, 1e308, -1.0):
+        thread = Thread(1, "t", "default", "m", value, value)
+        assert format_threads([thread])[0].startswith("1  ")
+        assert thread_to_markdown(thread, [Message(0, 1, "user", "x", created_at=value)])
+        assert relative_time(value, now=1_700_000_000.0)
+        assert iso_local(value)
+    assert relative_time(1e308, now=1_700_000_000.0) == "9999-12-30"  # the future: a date
+
+
+def _tuichat(*args: str):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "tuichat", *args], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+
+
+def test_a_database_holding_impossible_times_can_still_list_export_and_delete(tmp_path: Path) -> None:
+    """A database written before times were clamped: the history commands still reach every
+    thread, and `tuichat delete` removes the bad one."""
+    db = tmp_path / "old.db"
+    with Store(db) as s:
+        good = s.create_thread("default", "m", "good one")
+        bad = s.create_thread("default", "m", "from the year 10^300")
+        s.add_message(bad.id, "user", "hello")
+        s._conn.execute("UPDATE threads SET created_at = ?, updated_at = ? WHERE id = ?", (-1e308, 1e308, bad.id))
+        s._conn.execute("UPDATE messages SET created_at = ? WHERE thread_id = ?", (float("-inf"), bad.id))
+        s._conn.commit()
+    listed = _tuichat("threads", "--db", str(db))
+    assert listed.returncode == 0, listed.stderr
+    assert "from the year 10^300" in listed.stdout and "good one" in listed.stdout
+    exported = _tuichat("export", str(bad.id), "--db", str(db))
+    assert exported.returncode == 0 and "hello" in exported.stdout
+    deleted = _tuichat("delete", str(bad.id), "--db", str(db))
+    assert (deleted.returncode, deleted.stderr) == (0, "")
+    assert deleted.stdout == f"Deleted thread {bad.id} (from the year 10^300, 1 message).\n"
+    with Store(db) as s:
+        assert s.get_thread(bad.id) is None and s.get_thread(good.id) is not None
+    again = _tuichat("delete", str(bad.id), "--db", str(db))
+    assert again.returncode == 2 and f"No thread with id {bad.id}" in again.stderr
+
+
+def test_importing_minus_1e308_leaves_a_history_that_starts(tmp_path: Path) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(_export_with(lambda d: d["thread"].update(created_at=-1e308, updated_at=-1e308))))
+    db = str(tmp_path / "h.db")
+    assert _tuichat("import", str(path), "--db", db).returncode == 0
+    with Store(db) as s:
+        (thread,) = s.list_threads()
+        assert (thread.created_at, thread.updated_at) == (0.0, 0.0)
+    listed = _tuichat("threads", "--db", db)
+    assert listed.returncode == 0 and "1970-01-01" in listed.stdout
+
+
+async def test_the_app_starts_and_lists_threads_with_impossible_stored_times(tmp_path: Path) -> None:
+    from apphelpers import make_app, wait_for
+    from tuichat.ui.widgets.thread_list import ThreadList
+
+    db = tmp_path / "tuichat.db"
+    with Store(db) as s:
+        for value in (-1e308, 1e308, float("-inf")):
+            thread = s.create_thread("default", "m", f"at {value}")
+            s.add_message(thread.id, "user", "hello")
+            s._conn.execute("UPDATE threads SET created_at = ?, updated_at = ? WHERE id = ?", (value, value, thread.id))
+            s._conn.execute("UPDATE messages SET created_at = ? WHERE thread_id = ?", (value, thread.id))
+        s._conn.commit()
+    app = make_app(tmp_path, "http://127.0.0.1:9/v1", store=Store(db))
+    async with app.run_test(size=(100, 30)) as pilot:
+        threads = app.screen.query_one(ThreadList)
+        await wait_for(pilot, lambda: threads.option_count == 3, timeout=15)
+        assert app.is_running

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tuichat import __version__, paths
 from tuichat.core.errors import TuichatError, UsageError
+from tuichat.core.text import clean_line, mask_urls, sanitize
 
 EPILOG = """\
 keys in the app: Enter send · Shift+Enter or Ctrl+J newline · Esc stop · Ctrl+R reset
@@ -25,6 +26,7 @@ history commands (no API key needed; each has --help):
   tuichat search QUERY... [--limit N]             search every message
   tuichat export THREAD_ID [--format md|json] [-o FILE]
   tuichat import FILE                             tuichat JSON or ChatGPT conversations.json
+  tuichat delete THREAD_ID                        delete a thread (no confirmation)
 
 environment: OPENAI_API_KEY, OPENAI_BASE_URL (any OpenAI-compatible server).
 config: {config}
@@ -32,7 +34,7 @@ config: {config}
 
 # First words that select a history command (history_cli.py) instead of the app. Kept
 # here rather than imported so starting the app does not load the history module.
-HISTORY_COMMANDS = ("threads", "search", "export", "import")
+HISTORY_COMMANDS = ("threads", "search", "export", "import", "delete")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", type=Path, help=f"config file (default {paths.config_file()})")
     parser.add_argument("--db", metavar="PATH", type=Path, help=f"SQLite database (default {paths.db_path()})")
     parser.add_argument("--list-personas", action="store_true", help="print the available personas and exit")
+    parser.add_argument("--raw", action="store_true",
+                        help="pipe mode: write the reply exactly as received (by default escape "
+                             "sequences, control and bidi characters are removed)")
     parser.add_argument("--version", action="version", version=f"tuichat {__version__}")
     return parser
 
@@ -99,29 +104,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - the user gets a message, the log gets the traceback
         log = _write_crash_log()
-        print(f"tuichat: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        # Exception text may quote a server or a URL: inert, and no credentials.
+        said = sanitize(mask_urls(f"{type(exc).__name__}: {exc}"))
+        print(f"tuichat: unexpected error: {said}", file=sys.stderr)
         if log:
-            print(f"tuichat: details were written to {log}", file=sys.stderr)
+            print(f"tuichat: details were written to {sanitize(str(log))}", file=sys.stderr)
         return 1
 
 
 def run(args: argparse.Namespace) -> int:
     from tuichat.config import load_settings, resolve_api_key, with_overrides
-    from tuichat.core.personas import default_dirs, find_persona, load_personas
+    from tuichat.core.personas import PersonaProblem, default_dirs, find_persona, load_personas
 
     settings = with_overrides(load_settings(args.config), base_url=args.base_url)
-    personas = load_personas(default_dirs())
+    # A broken persona file is set aside: it fails only when it is the one asked for.
+    problems: list[PersonaProblem] = []
+    personas = load_personas(default_dirs(), problems)
 
     if args.list_personas:
-        width = max((len(name) for name in personas), default=0)
+        width = max((len(clean_line(name)) for name in personas), default=0)
         for name, persona in sorted(personas.items()):
-            print(f"{name:<{width}}  {persona.description}")
+            # Persona files are other people's text too: names and descriptions inert.
+            print(f"{clean_line(name):<{width}}  {clean_line(persona.description)}")
+        sys.stdout.flush()  # the list first, then the warnings, when both go to a terminal
+        for problem in problems:
+            print(f"tuichat: warning: skipped {clean_line(mask_urls(problem.message))}", file=sys.stderr)
         return 0
 
     if args.persona and args.continue_:
         raise UsageError("--persona and --continue do not mix",
                          "--persona starts a new thread; --continue goes on with the last one. Use one.")
-    persona = find_persona(personas, args.persona or settings.default_persona)
+    persona = find_persona(personas, args.persona or settings.default_persona, problems)
     if args.persona and persona.name not in personas:
         personas = {**personas, persona.name: persona}  # a persona given as a file path
 
@@ -154,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
                 prompt=args.prompt, store=store, personas=personas, persona=persona,
                 thread=thread, model=args.model or persona.model or settings.model,
                 provider_factory=provider_factory, api_key=api_key, key_note=key_note,
+                raw=args.raw,
             )
 
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -175,7 +189,11 @@ def run(args: argparse.Namespace) -> int:
 def open_store(db: Path | None):
     from tuichat.store import Store
 
+    from tuichat.core.files import check_not_special
+
     path = db or paths.db_path()
+    # SQLite would open a device or FIFO and then fail with "disk I/O error", or block.
+    check_not_special(path, UsageError, "Cannot use --db")
     try:
         return Store(path)
     except sqlite3.Error as exc:
@@ -184,15 +202,17 @@ def open_store(db: Path | None):
 
 
 def _error(exc: TuichatError) -> None:
-    print(f"tuichat: {exc.title}" + (f": {exc.detail}" if exc.detail else ""), file=sys.stderr)
+    # Titles and details quote servers, files and arguments: shown inert, never raw.
+    text = f"{exc.title}" + (f": {exc.detail}" if exc.detail else "")
+    print(f"tuichat: {sanitize(mask_urls(text))}", file=sys.stderr)
 
 
 def _write_crash_log() -> Path | None:
     try:
         log = paths.data_dir() / "crash.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a", encoding="utf-8") as fh:
-            fh.write(traceback.format_exc())
+        with log.open("a", encoding="utf-8", errors="replace") as fh:
+            fh.write(mask_urls(traceback.format_exc()))  # no user:password@ from a base URL
         return log
     except OSError:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 from tuichat import paths
 from tuichat.core.errors import ConfigError, UsageError
+from tuichat.core.text import mask_url
 from tuichat.core.tomlfile import TomlDoc, read_toml, type_name
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -86,11 +88,34 @@ VALID_KEYS = (*_STRING_KEYS, *_BOOL_KEYS, "keymap", "timeout", "models")
 
 
 _URL_HINT = "http:// or https:// URL, e.g. http://localhost:11434/v1"
+# Seconds; a day is already far past any reply. NaN and infinity are refused.
+MAX_TIMEOUT = 86400.0
 
 
-def _is_http_url(value: str) -> bool:
-    url = urlsplit(value)
-    return url.scheme in ("http", "https") and bool(url.netloc)
+def url_problem(value: str) -> str | None:
+    """None for a usable http(s) base URL, else what is wrong with it and how to write it
+    ("is not an http:// or https:// URL, e.g. ..."), to follow the setting's name."""
+    if not value.strip():
+        return f"is empty; it must be an {_URL_HINT}"
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return f"contains spaces or control characters; it must be an {_URL_HINT}"
+    try:
+        url = urlsplit(value)
+        port = url.port  # raises ValueError for a port that is not a number in 0-65535
+    except ValueError as exc:
+        if "port" in str(exc).lower():
+            return "has a bad port; a port is a number from 1 to 65535, e.g. http://localhost:11434/v1"
+        return f"is not a valid URL ({exc}); it must be an {_URL_HINT}"
+    if url.scheme not in ("http", "https"):
+        if re.fullmatch(r"[\w.-]+(:\d+)?(/\S*)?", value):  # host:port/path without a scheme
+            return f"has no http:// or https:// at the start; write it as http://{mask_url(value)}"
+        scheme = f"{url.scheme}:" if url.scheme else "no scheme"
+        return f"must start with http:// or https:// (it has {scheme}); e.g. http://localhost:11434/v1"
+    if not url.hostname:
+        return f"has no host name; it must be an {_URL_HINT}"
+    if port == 0:
+        return "has port 0; use the port the server listens on, 1-65535"
+    return None
 
 
 def _unknown(doc: TomlDoc, key: str, valid: tuple[str, ...], table: str | None = None) -> UsageError:
@@ -128,12 +153,14 @@ def _check_top(doc: TomlDoc) -> dict[str, Any]:
         # bool is an int subclass in Python; `timeout = true` is a mistake, not 1 second.
         if isinstance(timeout, bool) or not isinstance(timeout, int | float):
             raise doc.fail(f"'timeout' must be a number of seconds, got {type_name(timeout)}", "timeout")
-        if timeout <= 0:
-            raise doc.fail("'timeout' must be greater than 0 seconds", "timeout")
+        if not 0 < timeout <= MAX_TIMEOUT:  # also false for nan; inf would wait forever
+            raise doc.fail(
+                f"'timeout' must be greater than 0 and at most {MAX_TIMEOUT:g} seconds, got {timeout}", "timeout"
+            )
         values["timeout"] = float(timeout)
 
-    if "base_url" in values and not _is_http_url(values["base_url"]):
-        raise doc.fail(f"'base_url' must be an {_URL_HINT}", "base_url")
+    if "base_url" in values and (problem := url_problem(values["base_url"])):
+        raise doc.fail(f"'base_url' {problem}", "base_url")
 
     if "api_key_env" in values and values["api_key_env"].startswith("sk-"):
         # Someone pasted the key where its variable name belongs.
@@ -166,6 +193,8 @@ def _check_models(doc: TomlDoc, models: Any) -> list[str]:
 
 
 def _check_keymap(doc: TomlDoc, keymap: Any) -> dict[str, str]:
+    from tuichat.keymap import KeyNameError, clash, normalize_keys
+
     if not isinstance(keymap, dict):
         raise doc.fail(f"'keymap' must be a table ([keymap]), got {type_name(keymap)}", "keymap")
     result: dict[str, str] = {}
@@ -181,7 +210,19 @@ def _check_keymap(doc: TomlDoc, keymap: Any) -> dict[str, str]:
             )
         if not keys.strip():
             raise doc.fail(f"[keymap] '{binding}' is empty; name a key or remove the line", binding, "keymap")
-        result[binding] = keys.replace(" ", "")
+        try:
+            result[binding] = normalize_keys(keys)
+        except KeyNameError as exc:
+            raise doc.fail(f"[keymap] '{binding}': {exc}", binding, "keymap") from None
+    if found := clash(result):
+        first, second, key, scope = found
+        how = "set here" if second in result else "its default key"
+        raise doc.fail(
+            f"[keymap] '{first}' and '{second}' both use {key} ({how} for '{second}') and are "
+            f"live at the same time in {scope}; give one of them another key",
+            first,
+            "keymap",
+        )
     return result
 
 
@@ -203,10 +244,8 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
     if settings.base_url is not None:
         settings.base_url_source = "config"
     elif env_url := (env.get("OPENAI_BASE_URL") or "").strip():
-        if not _is_http_url(env_url):
-            raise ConfigError(
-                "Invalid OPENAI_BASE_URL", f"'{env_url}' is not an {_URL_HINT}; fix or unset it"
-            )
+        if problem := url_problem(env_url):
+            raise ConfigError("Invalid OPENAI_BASE_URL", f"'{mask_url(env_url)}' {problem}; fix or unset it")
         settings.base_url = env_url
         settings.base_url_source = "env"
     return settings
@@ -217,9 +256,9 @@ def with_overrides(settings: Settings, model: str | None = None, base_url: str |
     changes: dict[str, Any] = {}
     if model:
         changes["model"] = model
-    if base_url:
-        if not _is_http_url(base_url):
-            raise UsageError("Invalid --base-url", f"'{base_url}' is not an {_URL_HINT}")
+    if base_url is not None:  # given, even if empty: `--base-url ""` is a mistake
+        if problem := url_problem(base_url):
+            raise UsageError("Invalid --base-url", f"'{mask_url(base_url)}' {problem}")
         changes["base_url"] = base_url
         changes["base_url_source"] = "flag"
     return replace(settings, **changes)
@@ -259,7 +298,7 @@ def resolve_api_key(settings: Settings, env: Mapping[str, str] = os.environ) -> 
         if not _is_openai(settings.base_url):
             # OPENAI_BASE_URL at a local server and no key anywhere: nothing can leak.
             return PLACEHOLDER_KEY, (
-                f"No OPENAI_API_KEY; sending a placeholder key to {settings.base_url} "
+                f"No OPENAI_API_KEY; sending a placeholder key to {mask_url(settings.base_url)} "
                 "(OPENAI_BASE_URL). Set OPENAI_API_KEY if that server needs a key"
             )
         return "", (
@@ -269,6 +308,6 @@ def resolve_api_key(settings: Settings, env: Mapping[str, str] = os.environ) -> 
 
     origin = "--base-url" if settings.base_url_source == "flag" else "base_url in config.toml"
     return PLACEHOLDER_KEY, (
-        f"Not sending OPENAI_API_KEY to {settings.base_url} ({origin}); if that server "
+        f"Not sending OPENAI_API_KEY to {mask_url(settings.base_url)} ({origin}); if that server "
         "needs a key, set api_key_env in config.toml to the name of the variable holding it"
     )

@@ -1,4 +1,4 @@
-"""`tuichat threads|search|export|import`: the history from the command line.
+"""`tuichat threads|search|export|import|delete`: the history from the command line.
 
 cli.main sends argv here when its first word (after --db/--config) is one of SUBCOMMANDS,
 and handles errors the same way as for the app (UsageError -> exit 2, one line, no
@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from tuichat import paths
 from tuichat.core.errors import UsageError
 from tuichat.core.models import SearchHit, Thread
-from tuichat.core.text import first_line, sanitize
+from tuichat.core.text import clean_line, encodable, first_line, sanitize
+from tuichat.core.timestamps import local_datetime
 
-SUBCOMMANDS = ("threads", "search", "export", "import")
+SUBCOMMANDS = ("threads", "search", "export", "import", "delete")
+# SQLite integers are 64-bit; a bigger id would overflow the query itself. A limit is
+# capped lower, so that limit + 1 or an offset added to it stays in range.
+MAX_INT = 2**63 - 1
+MAX_LIMIT = 2**31
 BOLD, NORMAL = "\x1b[1m", "\x1b[22m"
 
 
@@ -50,20 +54,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     export = sub.add_parser("export", parents=[common], help="write one thread as Markdown or JSON")
-    export.add_argument("thread_id", type=int, metavar="THREAD_ID", help="the id shown by `tuichat threads`")
+    export.add_argument("thread_id", type=_thread_id, metavar="THREAD_ID", help="the id shown by `tuichat threads`")
     export.add_argument("--format", choices=("md", "json"), default="md", help="md (default) or json")
     export.add_argument("-o", "--output", metavar="FILE", type=Path, help="write to FILE instead of stdout")
 
     imp = sub.add_parser("import", parents=[common],
                          help="import a tuichat JSON export or a ChatGPT conversations.json")
     imp.add_argument("file", type=Path, metavar="FILE")
+
+    delete = sub.add_parser("delete", parents=[common], help="delete one thread and its messages")
+    delete.add_argument("thread_id", type=_thread_id, metavar="THREAD_ID", help="the id shown by `tuichat threads`")
     return parser
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give e.g. 20") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
+    return min(value, MAX_LIMIT)  # "as many as there are"
+
+
+def _thread_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a thread id; `tuichat threads` lists them (the first column)"
+        ) from None
+    if not 1 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(
+            f"no thread has id {text}; `tuichat threads` lists them (the first column)"
+        )
     return value
 
 
@@ -72,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
     store = open_store(args.db)
     try:
-        command = {"threads": _threads, "search": _search, "export": _export, "import": _import}
+        command = {"threads": _threads, "search": _search, "export": _export, "import": _import,
+                   "delete": _delete}
         return command[args.command](store, args, sys.stdout)
     except BrokenPipeError:
         # `tuichat threads | head`: the reader left; that is not an error. Point stdout at
@@ -86,21 +111,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def local_time(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+    # Any stored value formats (an old import may have kept a time out of range).
+    return local_datetime(timestamp).strftime("%Y-%m-%d %H:%M")
 
 
 def _title(thread_title: str) -> str:
-    # Titles come from user text and imports: one line, no control characters.
-    return sanitize(first_line(thread_title, limit=200)) or "(untitled)"
+    # Titles come from user text, models and imports: one line, every control, bidi and
+    # zero-width character shown as a mark.
+    return clean_line(first_line(thread_title, limit=200)) or "(untitled)"
 
 
 def format_threads(threads: list[Thread]) -> list[str]:
     """One aligned line per thread: id, last activity, persona, title."""
     id_width = max((len(str(t.id)) for t in threads), default=0)
-    persona_width = max((len(t.persona) for t in threads), default=0)
+    persona_width = max((len(clean_line(t.persona)) for t in threads), default=0)
     return [
         f"{t.id:>{id_width}}  {local_time(t.updated_at)}"
-        f"  {sanitize(t.persona):<{persona_width}}  {_title(t.title)}"
+        f"  {clean_line(t.persona):<{persona_width}}  {_title(t.title)}"
         for t in threads
     ]
 
@@ -121,9 +148,12 @@ def format_hits(hits: list[SearchHit], *, bold: bool) -> list[str]:
     id_width = max((len(str(h.thread_id)) for h in hits), default=0)
     lines = []
     for hit in hits:
-        where = f"{local_time(hit.created_at)}  {hit.role:<9}  {_title(hit.thread_title)}"
+        where = f"{local_time(hit.created_at)}  {clean_line(hit.role):<9}  {_title(hit.thread_title)}"
         lines.append(f"{hit.thread_id:>{id_width}}  {where}")
-        snippet = highlight(hit.snippet, hit.spans) if bold else hit.snippet
+        # The store's snippet is already one clean line (cleaning again changes nothing,
+        # so the spans still fit); cleaned here too, as every path to the terminal is.
+        snippet = clean_line(hit.snippet)
+        snippet = highlight(snippet, hit.spans) if bold else snippet
         lines.append(" " * (id_width + 2) + snippet)
     return lines
 
@@ -157,10 +187,13 @@ def _export(store, args: argparse.Namespace, out: TextIO) -> int:
     else:
         text = thread_to_markdown(thread, messages)
     if args.output is None:
-        out.write(text)
+        # stdout is a terminal, or feeds one (`| less -R`): the text shown inert. JSON
+        # is inert already, with the exact data (see dumps).
+        out.write(text if args.format == "json" else sanitize(text))
         return 0
     try:
-        args.output.write_text(text, encoding="utf-8")
+        # A file keeps the exact text (lone surrogates aside: UTF-8 cannot hold them).
+        args.output.write_text(encodable(text), encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"Cannot write {args.output}", exc.strerror or str(exc)) from None
     print(f"Wrote thread {thread.id} to {args.output}.", file=sys.stderr)
@@ -188,4 +221,16 @@ def _import(store, args: argparse.Namespace, out: TextIO) -> int:
         f"{'s' if message_count != 1 else ''}); skipped {skipped} already imported.",
         file=out,
     )
+    return 0
+
+
+def _delete(store, args: argparse.Namespace, out: TextIO) -> int:
+    """No confirmation: the command is the confirmation (the app asks; a script must not)."""
+    thread = store.get_thread(args.thread_id)
+    if thread is None:
+        raise UsageError(f"No thread with id {args.thread_id}", "`tuichat threads` lists them.")
+    count = store.message_count(thread.id)
+    store.delete_thread(thread.id)
+    print(f"Deleted thread {thread.id} ({_title(thread.title)}, {count} message"
+          f"{'s' if count != 1 else ''}).", file=out)
     return 0

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from tuichat.core.errors import TuichatError, UsageError
 from tuichat.core.models import Persona, Thread
-from tuichat.core.text import sanitize
+from tuichat.core.text import StreamCleaner, encodable, sanitize
 from tuichat.providers.base import Provider
 from tuichat.session import ChatSession
 from tuichat.store import Store
@@ -17,21 +17,38 @@ from tuichat.store import Store
 
 class StdoutSink:
     """Writes the answer as it streams. Reasoning is not the answer: it is dropped here.
-    On a terminal, escape sequences in model output are made visible, as in the app."""
 
-    def __init__(self, stream=None) -> None:
+    The model's text is untrusted and stdout may be a terminal or feed one later
+    (`| tee`, `| less -R`), so escape sequences, controls and bidi overrides are removed
+    whether or not it is a terminal. `raw=True` writes the exact text (only lone
+    surrogates, which UTF-8 cannot encode, become U+FFFD).
+    """
+
+    def __init__(self, stream=None, *, raw: bool = False) -> None:
         self.stream = stream or sys.stdout
-        self.clean = sanitize if self.stream.isatty() else (lambda text: text)
+        self.cleaner = StreamCleaner(encodable if raw else _strip)
         self.last = ""
 
     def on_text(self, text: str) -> None:
         if text:
-            self.stream.write(self.clean(text))
-            self.stream.flush()
+            self._write(self.cleaner.feed(text))
             self.last = text
 
     def on_reasoning(self, text: str) -> None:
         pass
+
+    def close(self) -> None:
+        """Write what the cleaner held back (a sequence cut off by the end of the reply)."""
+        self._write(self.cleaner.flush())
+
+    def _write(self, text: str) -> None:
+        if text:
+            self.stream.write(text)
+            self.stream.flush()
+
+
+def _strip(text: str) -> str:
+    return sanitize(text, strip=True)
 
 
 def read_prompt(prompt: str) -> str:
@@ -52,6 +69,7 @@ def run_pipe(
     provider_factory: Callable[[], Provider],
     api_key: str,
     key_note: str,
+    raw: bool = False,
 ) -> int:
     text = read_prompt(prompt)
     if not api_key:
@@ -60,8 +78,11 @@ def run_pipe(
         thread = store.create_thread(persona.name, model)
     else:
         persona = personas.get(thread.persona)  # the thread's own persona, if still installed
-    sink = StdoutSink()
-    message = asyncio.run(_send(provider_factory, store, thread, persona, text, sink))
+    sink = StdoutSink(raw=raw)
+    try:
+        message = asyncio.run(_send(provider_factory, store, thread, persona, text, sink))
+    finally:
+        sink.close()  # the text so far, also when the reply failed or was interrupted
     if sink.last and not sink.last.endswith("\n"):
         sys.stdout.write("\n")
     sys.stdout.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tuichat.core.models import Usage
+from tuichat.core.text import encodable
 
 
 @dataclass(frozen=True)
@@ -13,12 +14,20 @@ class TextDelta:
 
     text: str
 
+    def __post_init__(self) -> None:
+        # A server's JSON may carry a lone surrogate ("\ud800"), which UTF-8 (the DB,
+        # stdout) cannot hold: it becomes U+FFFD here, once, for every consumer.
+        object.__setattr__(self, "text", encodable(self.text))
+
 
 @dataclass(frozen=True)
 class ReasoningDelta:
     """A piece of the model's reasoning (`reasoning_content`); shown apart, never sent back."""
 
     text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", encodable(self.text))  # as TextDelta
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tuichat.core.errors import UsageError
+from tuichat.core.files import TOML_LIMIT, read_regular_file
 
 # Python 3.11's TOMLDecodeError carries its position only inside the message.
 _POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
@@ -109,13 +110,10 @@ class TomlDoc:
 
 
 def read_toml(path: Path, error: type[UsageError], title: str = "Invalid file") -> TomlDoc:
-    """Read and parse `path`; any failure raises `error(title, "path[:line]: problem")`."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise error(title, f"{path}: file not found") from None
-    except OSError as exc:
-        raise error(title, f"{path}: cannot read it ({exc.strerror or exc})") from None
+    """Read and parse `path`; any failure raises `error(title, "path[:line]: problem")`.
+
+    Only a regular file of at most TOML_LIMIT bytes is read (core/files.py)."""
+    raw = read_regular_file(path, TOML_LIMIT, error, title)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -123,6 +121,8 @@ def read_toml(path: Path, error: type[UsageError], title: str = "Invalid file") 
         raise error(title, f"{where(path, line)}: not valid UTF-8; save the file as UTF-8") from None
     try:
         data = tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per level of [[[...]]] or {a={b=...}}
+        raise error(title, f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         line: int | None = getattr(exc, "lineno", None)  # Python 3.14+ has it

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tuichat.core.errors import ProviderError
 from tuichat.core.events import Event, Finished, ReasoningDelta, TextDelta, UsageReport
 from tuichat.core.models import Usage
+from tuichat.core.text import encodable, mask_url, mask_urls, url_secrets
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -110,7 +111,11 @@ class OpenAIProvider:
         """The model ids the server offers, sorted; [] if it has no list or fails."""
         try:
             client = await self._ready_client()
-            ids = {m.id async for m in client.models.list(timeout=min(self._timeout, 10.0)) if getattr(m, "id", None)}
+            ids = {
+                encodable(m.id)  # stored with the thread when picked: UTF-8 must hold it
+                async for m in client.models.list(timeout=min(self._timeout, 10.0))
+                if getattr(m, "id", None)
+            }
         except Exception:  # a missing model list must never break anything
             return []
         return sorted(ids)
@@ -260,44 +265,129 @@ class OpenAIProvider:
     def _redact(self, text: str) -> str:
         if self._api_key and len(self._api_key) >= 4:
             text = text.replace(self._api_key, "[redacted]")
-        return _KEY_RE.sub("sk-[redacted]", text)
+        # A server (or the SDK) may quote the base URL: never its user:password@.
+        text = mask_urls(text, url_secrets(self._base_url))
+        return encodable(_KEY_RE.sub("sk-[redacted]", text))  # a lone surrogate must not crash a write
 
 
 def _events(chunk: Any) -> list[Event]:
     """The events in one SDK chunk. Chunks with no choices (usage, Azure prompt filter) only
-    carry usage, if anything."""
+    carry usage, if anything.
+
+    The SDK does not validate streamed chunks, so every field may hold any JSON type: a
+    value of an unexpected shape is skipped, never fatal. The common case (content a
+    string, no extra fields) is kept to a few attribute reads: this runs for every token.
+    """
     out: list[Event] = []
-    choices = getattr(chunk, "choices", None) or []
-    if choices:
+    choices = getattr(chunk, "choices", None)
+    if choices and isinstance(choices, list):
         choice = choices[0]  # n is never set, so there is one choice
         delta = getattr(choice, "delta", None)
         if delta is not None:
-            reasoning = _reasoning(delta)
-            if reasoning:
-                out.append(ReasoningDelta(reasoning))
+            # Reasoning fields are not in the SDK's typed model: they are extra fields,
+            # in model_extra (pydantic v2). Read it directly: a getattr that misses goes
+            # through pydantic's __getattr__, which is slow.
+            extra = getattr(delta, "model_extra", None)
+            if extra and isinstance(extra, dict):
+                reasoning = _reasoning(extra)
+                if reasoning:
+                    out.append(ReasoningDelta(reasoning))
             content = getattr(delta, "content", None)
             if content:
-                out.append(TextDelta(content))
+                if isinstance(content, str):
+                    out.append(TextDelta(content))
+                else:
+                    _content_parts(content, out)
         reason = getattr(choice, "finish_reason", None)
         if reason:
-            out.append(Finished(reason))
+            out.append(Finished(reason if isinstance(reason, str) else str(reason)))
     usage = getattr(chunk, "usage", None)
     if usage is not None:
-        prompt = getattr(usage, "prompt_tokens", 0) or 0
-        completion = getattr(usage, "completion_tokens", 0) or 0
-        total = getattr(usage, "total_tokens", 0) or prompt + completion
-        out.append(UsageReport(Usage(prompt, completion, total)))
+        report = _usage(usage)
+        if report is not None:
+            out.append(UsageReport(report))
     return out
 
 
-def _reasoning(delta: Any) -> str:
-    # Not in the SDK's typed model: extra fields live in model_extra (pydantic v2).
-    extra = getattr(delta, "model_extra", None) or {}
+def _reasoning(extra: dict[str, Any]) -> str:
     for name in _REASONING_FIELDS:
-        value = extra.get(name, getattr(delta, name, None))
+        value = extra.get(name)
         if isinstance(value, str) and value:
             return value
     return ""
+
+
+def _content_parts(content: Any, out: list[Event]) -> None:
+    """`content` as a list of parts: {"type": "text", "text": ...} is answer text;
+    {"type": "thinking", "thinking": [{"type": "text", "text": ...}]} (Mistral's reasoning
+    models; a plain string there too) is reasoning. Other part types (images, references,
+    anything new) are skipped."""
+    parts = [content] if isinstance(content, dict) else content
+    if not isinstance(parts, list):
+        return  # a number or a bool where text belongs: nothing to show
+    text: list[str] = []
+    thinking: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            text.append(part)
+        elif isinstance(part, dict):
+            kind = part.get("type")
+            if kind == "text":
+                value = part.get("text")
+                if isinstance(value, str):
+                    text.append(value)
+            elif kind == "thinking":
+                thinking.append(_thinking_text(part.get("thinking")))
+    if reasoning := "".join(thinking):
+        out.append(ReasoningDelta(reasoning))
+    if answer := "".join(text):
+        out.append(TextDelta(answer))
+
+
+def _thinking_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(
+            item["text"]
+            for item in value
+            if isinstance(item, dict) and item.get("type", "text") == "text" and isinstance(item.get("text"), str)
+        )
+    return ""
+
+
+def _usage(usage: Any) -> Usage | None:
+    """Token counts from a usage object; a count of the wrong type ("12", null, 1.5,
+    a list) is coerced when it is plainly a number and taken as 0 otherwise. None when
+    no count at all could be read."""
+    if isinstance(usage, dict):
+        values = [usage.get(name) for name in _USAGE_FIELDS]
+    else:
+        values = [getattr(usage, name, None) for name in _USAGE_FIELDS]
+    prompt, completion, total = (_tokens(value) for value in values)
+    if prompt is None and completion is None and total is None:
+        return None
+    prompt, completion = prompt or 0, completion or 0
+    return Usage(prompt, completion, total or prompt + completion)
+
+
+_USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+_MAX_TOKENS = 2**62  # within SQLite's integer range, with room for sums
+
+
+def _tokens(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit() or len(value) > 18:
+            return None
+        value = int(value)
+    if isinstance(value, int):
+        return value if 0 <= value < _MAX_TOKENS else None
+    if isinstance(value, float):
+        return int(value) if 0 <= value < _MAX_TOKENS else None  # false for nan
+    return None
 
 
 def _server_says(exc: BaseException) -> str:
@@ -328,4 +418,4 @@ def _rejects_stream_options(exc: BaseException) -> bool:
 def _display_url(url: str | None) -> str:
     if not url:
         return "the default OpenAI address"
-    return re.sub(r"//[^/@]*@", "//", url)  # drop user:password@, if any
+    return mask_url(url)  # user:password@ shown as ***@

@@ -230,10 +230,10 @@ def _terms_pattern(terms: list[str]) -> re.Pattern[str]:
 
 
 def _one_line(text: str) -> str:
-    # Newlines, tabs and runs of spaces become one space; then control characters become
-    # visible symbols (sanitize keeps lengths once there is no CR), so the snippet is
-    # safe to print to a terminal as it is.
-    return sanitize(_SPACE.sub(" ", text))
+    # Newlines, tabs and runs of spaces become one space; then control characters, bidi
+    # controls and zero-width characters become visible symbols (a list entry), so the
+    # snippet is safe to print to a terminal as it is. Spans are found afterwards.
+    return sanitize(_SPACE.sub(" ", text), line=True)
 
 
 def make_snippet(content: str, terms: list[str]) -> tuple[str, list[tuple[int, int]]]:

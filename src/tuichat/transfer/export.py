@@ -7,17 +7,19 @@ it, so other tools can read the conversation and tuichat can restore every detai
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from tuichat.core.models import DONE, SUPERSEDED, Message, Thread
+from tuichat.core.text import json_inert
+from tuichat.core.timestamps import local_datetime
 
 EXPORT_VERSION = 1
 
 
 def iso_local(timestamp: float) -> str:
-    """Unix seconds as ISO 8601 in the local time zone, with its offset."""
-    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
+    """Unix seconds as ISO 8601 in the local time zone, with its offset. Any stored
+    value formats (clamped to years 1970-9999), so no old import can stop an export."""
+    return local_datetime(timestamp).isoformat(timespec="seconds")
 
 
 def _heading(message: Message) -> str:
@@ -99,5 +101,10 @@ def thread_to_json(thread: Thread, messages: list[Message]) -> dict[str, Any]:
 
 
 def dumps(data: Any) -> str:
-    """JSON text as tuichat writes it: UTF-8 as is (Japanese stays readable), indented."""
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    """JSON text as tuichat writes it: UTF-8 as is (Japanese stays readable), indented.
+
+    Characters a terminal would act on or that hide text (C1, DEL, bidi and zero-width
+    characters, lone surrogates) are written as \\u escapes: the data is exactly the
+    same, and `cat` of the file, or the export on stdout, shows nothing but text.
+    """
+    return json_inert(json.dumps(data, ensure_ascii=False, indent=2)) + "\n"

@@ -12,6 +12,11 @@ Two shapes are understood:
 The whole file is parsed and checked before anything is written, so a bad file imports
 nothing. Each thread carries a `source` key; the store skips a source it already has,
 which makes importing the same file twice add nothing.
+
+Nothing in the file is trusted to have the right type: a value of the wrong type is a
+missing value (ChatGPT) or an error naming where it is (tuichat's own export). Times are
+clamped to what every formatter can show (core/timestamps.py), so no imported value can
+stop a later start; text that UTF-8 cannot hold (lone surrogates) becomes U+FFFD.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from tuichat.core.errors import UsageError
+from tuichat.core.files import IMPORT_LIMIT, read_regular_file
 from tuichat.core.models import DONE, STATUSES, STOPPED, STREAMING, Message, Usage
-from tuichat.core.text import first_line
+from tuichat.core.text import encodable, first_line
+from tuichat.core.timestamps import is_number, safe_timestamp
 
 CHATGPT_PERSONA = "default"
 CHATGPT_MODEL = "chatgpt"  # when no message says which model answered
@@ -60,14 +67,13 @@ def load_file(path: str | Path) -> list[ImportedThread]:
     """Read and parse `path`. Raises ImportFormatError with a one-line reason."""
     path = Path(path)
     title = f"Cannot import {path}"
+    if not path.exists() and not path.is_symlink():
+        raise ImportFormatError(title, "no such file")
+    # A regular file only (never a FIFO or device), within IMPORT_LIMIT.
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ImportFormatError(title, "no such file") from None
-    except IsADirectoryError:
-        raise ImportFormatError(title, "it is a directory, not a file") from None
-    except OSError as exc:
-        raise ImportFormatError(title, exc.strerror or str(exc)) from None
+        raw = read_regular_file(path, IMPORT_LIMIT, ImportFormatError, title)
+    except ImportFormatError as exc:  # the title names the file already
+        raise ImportFormatError(title, exc.detail.removeprefix(f"{path}: ")) from None
     try:
         data = json.loads(raw)  # bytes: json detects UTF-8/16/32 itself
     except UnicodeDecodeError:
@@ -76,10 +82,17 @@ def load_file(path: str | Path) -> list[ImportedThread]:
         raise ImportFormatError(
             title, f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise ImportFormatError(title, "not a file tuichat can import (JSON nested too deeply)") from None
+    except ValueError as exc:  # an integer of more than 4300 digits, the one known case
+        why = "a number with thousands of digits" if "digits" in str(exc) else str(exc)
+        raise ImportFormatError(title, f"not JSON tuichat can read ({why})") from None
     try:
         return parse(data)
     except _Bad as exc:
         raise ImportFormatError(title, str(exc)) from None
+    except RecursionError:
+        raise ImportFormatError(title, "not a file tuichat can import (JSON nested too deeply)") from None
 
 
 def parse(data: Any) -> list[ImportedThread]:
@@ -130,15 +143,15 @@ def from_tuichat(data: Any, number: int = 1) -> ImportedThread:
     if not isinstance(thread, dict) or not isinstance(items, list):
         raise _Bad(f"{where}: needs a 'thread' object and a 'messages' list")
     number_types = (int, float)
-    created = float(_get(thread, "created_at", number_types, where))
-    updated = float(_get(thread, "updated_at", number_types, where, created))
+    created = safe_timestamp(_get(thread, "created_at", number_types, where))
+    updated = safe_timestamp(_get(thread, "updated_at", number_types, where, created), created)
     messages = [
         _tuichat_message(item, f"{where}, message {i}", created) for i, item in enumerate(items, 1)
     ]
     imported = ImportedThread(
-        title=_get(thread, "title", str, where, ""),
-        persona=_get(thread, "persona", str, where, "default"),
-        model=_get(thread, "model", str, where, "unknown"),
+        title=encodable(_get(thread, "title", str, where, "")),
+        persona=encodable(_get(thread, "persona", str, where, "default")),
+        model=encodable(_get(thread, "model", str, where, "unknown")),
         created_at=created,
         updated_at=updated,
         source="",
@@ -161,23 +174,33 @@ def _tuichat_message(item: Any, where: str, default_time: float) -> Message:
         status = STOPPED  # nothing is streaming it any more
     usage = None
     if isinstance(item.get("usage"), dict):
-        prompt = int(item["usage"].get("prompt_tokens") or 0)
-        completion = int(item["usage"].get("completion_tokens") or 0)
+        prompt = _count(item["usage"].get("prompt_tokens"))
+        completion = _count(item["usage"].get("completion_tokens"))
         usage = Usage(prompt, completion, prompt + completion)
-    model = item.get("model")
     return Message(
         id=0,
         thread_id=0,
         role=role,
-        content=_get(item, "content", str, where),
+        content=encodable(_get(item, "content", str, where)),
         status=status,
-        reasoning=_get(item, "reasoning", str, where, ""),
-        model=model if isinstance(model, str) else None,
-        finish_reason=item.get("finish_reason") if isinstance(item.get("finish_reason"), str) else None,
-        error=item.get("error") if isinstance(item.get("error"), str) else None,
-        created_at=float(_get(item, "created_at", (int, float), where, default_time)),
+        reasoning=encodable(_get(item, "reasoning", str, where, "")),
+        model=_text_or_none(item.get("model")),
+        finish_reason=_text_or_none(item.get("finish_reason")),
+        error=_text_or_none(item.get("error")),
+        created_at=safe_timestamp(_get(item, "created_at", (int, float), where, default_time), default_time),
         usage=usage,
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return encodable(value) if isinstance(value, str) else None
+
+
+def _count(value: Any) -> int:
+    """A token count: a whole number within SQLite's integer range, else 0."""
+    if not is_number(value) or value != value or not 0 <= value < 2**62:
+        return 0
+    return int(value)
 
 
 def _fingerprint(thread: ImportedThread) -> str:
@@ -209,9 +232,13 @@ def _chatgpt_list(items: list[Any]) -> list[ImportedThread]:
 
 
 def _time(value: Any, default: float) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return default
+    """A ChatGPT time: Unix seconds, clamped; anything else (null, a string) is `default`."""
+    return safe_timestamp(value, default)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """`value` if it is an object; {} for null or a value of the wrong type."""
+    return value if isinstance(value, dict) else {}
 
 
 def _branch(mapping: dict[str, Any], leaf: str) -> list[dict[str, Any]]:
@@ -233,7 +260,7 @@ def _branch(mapping: dict[str, Any], leaf: str) -> list[dict[str, Any]]:
 def _latest_leaf(mapping: dict[str, Any]) -> str | None:
     # Without current_node, the most recently written leaf is the best guess.
     leaves = [
-        (_time((node.get("message") or {}).get("create_time"), 0.0), node_id)
+        (_time(_dict(node.get("message")).get("create_time"), 0.0), node_id)
         for node_id, node in mapping.items()
         if isinstance(node, dict) and not node.get("children")
     ]
@@ -242,19 +269,21 @@ def _latest_leaf(mapping: dict[str, Any]) -> str | None:
 
 def _chatgpt_text(message: dict[str, Any]) -> str | None:
     """The visible text of a ChatGPT message, or None when it is not conversation."""
-    author = message.get("author") or {}
+    author = _dict(message.get("author"))
     if author.get("role") not in ("user", "assistant"):
         return None  # system prompts, tool calls and their output
-    metadata = message.get("metadata") or {}
+    metadata = _dict(message.get("metadata"))
     if metadata.get("is_visually_hidden_from_conversation"):
         return None
-    content = message.get("content") or {}
+    content = _dict(message.get("content"))
     if content.get("content_type") not in _CHATGPT_TEXT_TYPES:
         return None
-    parts = content.get("parts") or []
+    parts = content.get("parts")
+    if not isinstance(parts, list):
+        return None
     # Images and files are dicts among the parts; only the text survives the import.
     text = "\n\n".join(part for part in parts if isinstance(part, str) and part.strip())
-    return text if text.strip() else None
+    return encodable(text) if text.strip() else None
 
 
 def from_chatgpt(conversation: Any, number: int = 1) -> ImportedThread | None:
@@ -278,8 +307,8 @@ def from_chatgpt(conversation: Any, number: int = 1) -> ImportedThread | None:
         if text is None:
             continue
         role = message["author"]["role"]
-        slug = (message.get("metadata") or {}).get("model_slug")
-        slug = slug if isinstance(slug, str) and slug else None
+        slug = _dict(message.get("metadata")).get("model_slug")
+        slug = encodable(slug) if isinstance(slug, str) and slug else None
         if role == "assistant" and slug:
             model = slug
         messages.append(
@@ -298,9 +327,11 @@ def from_chatgpt(conversation: Any, number: int = 1) -> ImportedThread | None:
     conversation_id = conversation.get("conversation_id") or conversation.get("id")
     if not isinstance(conversation_id, str) or not conversation_id:
         text = json.dumps(conversation, ensure_ascii=False, sort_keys=True)
-        conversation_id = hashlib.sha256(text.encode()).hexdigest()
+        # surrogatepass: the same bytes as plain UTF-8 for any valid text, and no crash
+        # on a lone surrogate.
+        conversation_id = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     title = conversation.get("title")
-    title = title.strip() if isinstance(title, str) else ""
+    title = encodable(title.strip()) if isinstance(title, str) else ""
     if not title:  # name it as tuichat names its own threads: by the first prompt
         title = next((first_line(m.content) for m in messages if m.role == "user"), "")
     return ImportedThread(
@@ -309,6 +340,6 @@ def from_chatgpt(conversation: Any, number: int = 1) -> ImportedThread | None:
         model=model or CHATGPT_MODEL,
         created_at=created,
         updated_at=updated,
-        source=f"chatgpt:{conversation_id}",
+        source=f"chatgpt:{encodable(conversation_id)}",
         messages=messages,
     )

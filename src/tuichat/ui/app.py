@@ -12,6 +12,7 @@ from textual.worker import Worker, WorkerState
 
 from tuichat.config import Settings
 from tuichat.core.models import Persona, Thread
+from tuichat.core.text import mask_url
 from tuichat.providers.base import Provider
 from tuichat.session import ChatSession
 from tuichat.store import Store
@@ -82,7 +83,8 @@ class TuichatApp(App[None]):
 
     @property
     def server_label(self) -> str:
-        url = self.settings.base_url
+        # Never the password of a user:password@ base URL: the header is on screen.
+        url = mask_url(self.settings.base_url) if self.settings.base_url else ""
         return urlsplit(url).netloc or url if url else "api.openai.com"
 
     def model_for(self, persona: Persona | None) -> str:

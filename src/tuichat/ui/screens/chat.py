@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 from tuichat.core.errors import ProviderError
 from tuichat import titles
 from tuichat.core.models import DONE, ERROR, STOPPED, SUPERSEDED, Message, Persona, SearchHit, Thread
-from tuichat.core.text import first_line, sanitize
+from tuichat.core.text import clean_line, first_line, sanitize
 from tuichat.ui.screens.dialogs import ConfirmDialog, TextPromptDialog
 from tuichat.ui.code_blocks import CodeBlock, code_blocks
 from tuichat.ui.screens.code_picker import CodePicker
@@ -203,14 +203,14 @@ class ChatScreen(ChatCommands, Screen[None]):
     def update_status(self) -> None:
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append("tuichat", style="bold")
-        line.append(f"  {sanitize(self.persona.name if self.persona else '(no persona)')}", style="bold cyan")
-        line.append(f" · {sanitize(self.model)} · {self.app.server_label}", style="dim")
+        line.append(f"  {clean_line(self.persona.name if self.persona else '(no persona)')}", style="bold cyan")
+        line.append(f" · {clean_line(self.model)} · {clean_line(self.app.server_label)}", style="dim")
         if self.thread is not None:
             line.append(f" · #{self.thread.id}", style="dim")
             # From the store: the title is set by the first message, a rename or auto_title.
             stored = self.app.store.get_thread(self.thread.id)
             if stored is not None and stored.title:
-                line.append(f" {sanitize(first_line(stored.title, 60))}")
+                line.append(f" {clean_line(first_line(stored.title, 60))}")
         if self.generating:
             line.append("  generating… (Esc to stop)", style="italic")
         elif self.is_editing():
@@ -317,7 +317,9 @@ class ChatScreen(ChatCommands, Screen[None]):
         if exc.kind == "auth" and self.app.key_note:
             detail = f"{detail} {self.app.key_note}".strip()
         self.transcript.end_reply(ERROR, f"{exc.title}. {detail}  (F5 retries)")
-        self.notify(f"{detail}\nPress F5 to retry.", title=exc.title, severity="error", timeout=10, markup=False)
+        # Server error bodies are untrusted: inert in the toast as in the transcript.
+        self.notify(f"{sanitize(detail)}\nPress F5 to retry.", title=clean_line(exc.title), severity="error",
+                    timeout=10, markup=False)
 
     def _release(self) -> None:
         """Clear the send lock. Called from the worker's `finally`; also from the worker

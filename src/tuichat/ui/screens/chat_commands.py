@@ -25,7 +25,7 @@ from tuichat.commands import (
     parse,
 )
 from tuichat.core.models import Message
-from tuichat.core.text import first_line
+from tuichat.core.text import clean_line, first_line, sanitize
 from tuichat.ui.screens.model_picker import ModelPicker, model_choices
 from tuichat.ui.screens.persona_picker import PersonaPicker
 
@@ -106,7 +106,9 @@ class ChatCommands(_Base):
                         title="Draft kept", severity="warning", timeout=4)
             return
         self.editing = prompt
-        self.composer.text = prompt.content
+        # The text may be imported or pasted: the box shows its controls as symbols (␛)
+        # and bidi overrides as marks, never raw; that shown text is what gets edited.
+        self.composer.text = sanitize(prompt.content)
         self.composer.move_cursor(self.composer.document.end)
         self.composer.focus()
         self.update_status()  # says so on the composer's border, where the user is looking
@@ -117,7 +119,7 @@ class ChatCommands(_Base):
         if key and self.focused is not self.composer:
             raise SkipAction()
         prompt, self.editing = self.editing, None
-        if prompt is not None and self.composer.text == prompt.content:
+        if prompt is not None and self.composer.text == sanitize(prompt.content):
             self.composer.clear()  # untouched: nothing of the user's is lost
         else:
             self.notify("Edit cancelled; your text stays in the composer.", timeout=3)
@@ -182,7 +184,7 @@ class ChatCommands(_Base):
             self.app.store.set_model(self.thread.id, name)
             self.thread.model = name
         self.update_status()
-        self.notify(f"Model: {name} (from the next message on)", timeout=3, markup=False)
+        self.notify(f"Model: {clean_line(name)} (from the next message on)", timeout=3, markup=False)
 
     # -- personas ------------------------------------------------------------------------------
 
@@ -279,7 +281,7 @@ class ChatCommands(_Base):
             self.thread.title = arg
             self.refresh_threads()
             self.update_status()
-            self.notify(f"Renamed to {first_line(arg, 60)}", timeout=3, markup=False)
+            self.notify(f"Renamed to {clean_line(first_line(arg, 60))}", timeout=3, markup=False)
         elif name == "export":
             if self.thread is None:
                 self.say("Nothing to export yet: send a message first.")
@@ -307,11 +309,16 @@ class ChatCommands(_Base):
         if result is None:
             self.app.action_focus_next()
             return
-        if result.text is not None and result.text != composer.text:
-            composer.text = result.text
+        # A completed model id comes from the server: the box shows it inert, as the
+        # edit box does (a raw ESC in a TextArea reaches the terminal as it is).
+        completed = sanitize(result.text) if result.text is not None else None
+        if completed is not None and completed != composer.text:
+            composer.text = completed
             composer.move_cursor(composer.document.end)
         if len(result.candidates) > 1:
-            self.notify("  ".join(result.candidates), title="Completions", timeout=4, markup=False)
+            # Model names come from the server: inert, like everywhere else.
+            self.notify("  ".join(map(clean_line, result.candidates)), title="Completions", timeout=4,
+                        markup=False)
         elif not result.candidates:
             self.app.bell()
 

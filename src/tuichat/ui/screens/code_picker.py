@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from tuichat.core.text import sanitize
+from tuichat.core.text import clean_line
 from tuichat.ui.code_blocks import CodeBlock
 from tuichat.ui.screens.picker import PickerScreen
 
@@ -17,10 +17,10 @@ def block_label(number: int, block: CodeBlock) -> Text:
     """"1  python  def main():" -- plain text; the code is untrusted."""
     label = Text(no_wrap=True, overflow="ellipsis")
     label.append(f"{number}  ", style="dim")
-    label.append(sanitize(block.language) or "text", style="bold")
+    label.append(clean_line(block.language) or "text", style="bold")
     lines = block.code.count("\n") + 1
     label.append(f"  {lines} line{'s' if lines != 1 else ''}  ", style="dim")
-    label.append(sanitize(block.first_line))
+    label.append(clean_line(block.first_line))
     return label
 
 

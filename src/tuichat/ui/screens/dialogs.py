@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from tuichat.core.text import sanitize
+from tuichat.core.text import clean_line, sanitize
 
 DIALOG_CSS = """
 {cls} {{
@@ -43,8 +43,9 @@ DIALOG_CSS = """
 
 
 def plain(text: str) -> Text:
-    """Untrusted text for a Label: no markup, control characters made visible."""
-    return Text(sanitize(text))
+    """Untrusted text for a Label: no markup; control, bidi and zero-width characters
+    shown as visible marks (it often names a thread), line by line."""
+    return Text("\n".join(clean_line(line) for line in sanitize(text).split("\n")))
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -93,7 +94,9 @@ class TextPromptDialog(ModalScreen[str | None]):
     """One line of text. Enter dismisses with the stripped text, Escape with None.
 
     An empty answer is refused in place (the dialog stays open and says why), unless
-    `allow_empty` is set.
+    `allow_empty` is set. The initial `value` (a thread title: untrusted) is shown
+    cleaned, with its controls, bidi and zero-width characters as visible marks; Enter on
+    it unchanged gives back the original value, so looking at a name never rewrites it.
     """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
@@ -119,11 +122,12 @@ class TextPromptDialog(ModalScreen[str | None]):
         self.max_length = max_length
         self.allow_empty = allow_empty
         self.empty_message = empty_message
+        self.shown_value = clean_line(value)
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(plain(self.title_text), classes="dialog-title")
-            yield Input(self.value, placeholder=self.placeholder, max_length=self.max_length,
+            yield Input(self.shown_value, placeholder=self.placeholder, max_length=self.max_length,
                         id="prompt-input")
             yield Label("", id="prompt-error", classes="-empty")
             yield Label(Text("Enter saves · Esc cancels", style="dim"))
@@ -133,7 +137,7 @@ class TextPromptDialog(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        text = event.value.strip()
+        text = (self.value if event.value == self.shown_value else event.value).strip()
         if not text and not self.allow_empty:
             error = self.query_one("#prompt-error", Label)
             error.update(self.empty_message)

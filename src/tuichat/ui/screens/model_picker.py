@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tuichat.core.text import sanitize
+from tuichat.core.text import clean_line
 from tuichat.ui.screens.picker import PickerScreen
 
 
@@ -96,7 +96,9 @@ class ModelPicker(PickerScreen[str]):
             if typed and typed not in name.casefold():
                 continue
             label = Text(no_wrap=True, overflow="ellipsis")
-            label.append(sanitize(name), style="bold" if name == self.current else "")
+            # Model ids come from the server's /models: shown inert, bidi and zero-width
+            # characters as marks, so two names that look alike can be told apart.
+            label.append(clean_line(name), style="bold" if name == self.current else "")
             label.append(f"  {source}", style="dim")
             options.add_option(Option(label, id=name))
         if options.option_count:

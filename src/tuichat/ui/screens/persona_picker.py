@@ -9,7 +9,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from tuichat.core.models import Persona
-from tuichat.core.text import sanitize
+from tuichat.core.text import clean_line
 from tuichat.ui.screens.picker import PickerScreen
 
 
@@ -25,9 +25,9 @@ class PersonaPicker(PickerScreen[str]):
         options = []
         for name, persona in sorted(self.personas.items()):
             label = Text()
-            label.append(sanitize(name), style="bold")
+            label.append(clean_line(name), style="bold")
             label.append("  ")
-            label.append(sanitize(persona.description), style="dim")
+            label.append(clean_line(persona.description), style="dim")
             options.append(Option(label, id=name))
         with Vertical():
             yield Label("New thread with persona:")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import queue
-import time
 
 from rich.style import Style
 from rich.text import Text
@@ -19,7 +18,8 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from tuichat.core.models import SearchHit, SearchPage
-from tuichat.core.text import sanitize
+from tuichat.core.text import clean_line, sanitize
+from tuichat.core.timestamps import local_date
 from tuichat.store import Store
 
 # Results follow the typing, but a query runs only once typing pauses this long.
@@ -38,12 +38,12 @@ def hit_label(hit: SearchHit, match_style: Style) -> Text:
     """Two lines for a result: thread title, date and role; then the snippet with every
     match styled. Built from plain text (titles and snippets are untrusted), never markup."""
     label = Text(no_wrap=True, overflow="ellipsis")
-    label.append(sanitize(hit.thread_title) or "(untitled)", style="bold")
-    date = time.strftime("%Y-%m-%d", time.localtime(hit.created_at))
+    label.append(clean_line(hit.thread_title) or "(untitled)", style="bold")
+    date = local_date(hit.created_at)  # any stored value formats
     label.append(f"  {date}  {'You' if hit.role == 'user' else 'Assistant'}", style="dim")
     label.append("\n")
     start = len(label)
-    label.append(hit.snippet)
+    label.append(clean_line(hit.snippet))  # clean already (the store's); lengths kept
     for begin, end in hit.spans:
         label.stylize(match_style, start + begin, start + end)
     return label
@@ -288,13 +288,13 @@ class SearchScreen(ModalScreen[tuple[SearchHit, str] | None]):
         count = len(self.hits)
         messages = f"{count} message{'s' if count != 1 else ''}"
         if isinstance(result, Exception):
-            status.update(Text(f"Search failed: {result}"))
+            status.update(Text(f"Search failed: {sanitize(str(result))}"))
         elif not query.strip():
             status.update("Type to search every message of every thread.")
         elif self.searching_older:
             status.update(f"{messages} so far" if count else "No matches so far.")
         elif not self.hits:
-            status.update(Text(f"No messages match “{sanitize(query.strip())}”."))
+            status.update(Text(f"No messages match “{clean_line(query.strip())}”."))
         else:
             more = f" (the newest {LIMIT}; add words to narrow it down)" if count == LIMIT else ""
             status.update(f"{messages}{more}")
@@ -309,7 +309,7 @@ class SearchScreen(ModalScreen[tuple[SearchHit, str] | None]):
         if page is None:
             text = ""
         elif self.searching_older and page.oldest_scanned_at is not None:
-            day = time.strftime("%Y-%m-%d", time.localtime(page.oldest_scanned_at))
+            day = local_date(page.oldest_scanned_at)
             text = f"Searched back to {day}… searching older messages"
         elif self.searching_older:
             text = "Searching older messages…"

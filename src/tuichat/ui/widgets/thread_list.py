@@ -19,12 +19,18 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from tuichat.core.models import Thread
-from tuichat.core.text import sanitize
+from tuichat.core.text import clean_line, sanitize
+from tuichat.core.timestamps import local_date, safe_timestamp
 
 
 def relative_time(then: float, now: float | None = None) -> str:
     """'just now', '5m', '3h', '2d', or a date for anything older than a week."""
-    seconds = max(0, int((now if now is not None else time.time()) - then))
+    # Any stored value is shown (an old import may hold NaN or year 10^300): never raise.
+    then = safe_timestamp(then)
+    now = now if now is not None else time.time()
+    if then - now > 86400:  # a clock or an import from the future: say when
+        return local_date(then)
+    seconds = max(0, int(now - then))
     if seconds < 60:
         return "just now"
     if seconds < 3600:
@@ -33,7 +39,7 @@ def relative_time(then: float, now: float | None = None) -> str:
         return f"{seconds // 3600}h"
     if seconds < 7 * 86400:
         return f"{seconds // 86400}d"
-    return time.strftime("%Y-%m-%d", time.localtime(then))
+    return local_date(then)
 
 
 # Every entry is two lines (see ThreadLabel), so an index is a line offset / 2.
@@ -96,7 +102,9 @@ class ThreadLabel(Visual):
 
 
 def one_line(text: str) -> str:
-    return " ".join(sanitize(text).split())
+    # Titles and persona names are untrusted: controls, bidi overrides and zero-width
+    # characters are shown as marks, so `invoice<RLO>fdp.exe` cannot pose as a PDF.
+    return " ".join(clean_line(text).split())
 
 
 def thread_label(thread: Thread, now: float | None = None) -> ThreadLabel:
@@ -217,7 +225,7 @@ class ThreadList(OptionList):
             return self._load(limit, offset)
         except Exception as error:  # noqa: BLE001 - the app keeps running, with what it has
             self._complete = True  # no retry per scroll step; the next refresh tries again
-            self.notify(f"Could not load threads: {error}", severity="error", markup=False)
+            self.notify(f"Could not load threads: {sanitize(str(error))}", severity="error", markup=False)
             return None
 
     def load_more(self, limit: int | None = None) -> bool:

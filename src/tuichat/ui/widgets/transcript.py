@@ -41,7 +41,7 @@ from textual.timer import Timer
 
 from tuichat.core.blocks import BlockSplitter
 from tuichat.core.models import DONE, ERROR, STOPPED, STREAMING, SUPERSEDED
-from tuichat.core.text import sanitize
+from tuichat.core.text import clean_line, sanitize
 
 LENGTH = "length"
 """Status of a reply cut off because the model hit its token limit (finish reason "length")."""
@@ -1192,7 +1192,7 @@ class Transcript(ScrollView, can_focus=True):
             header = Text()
             header.append("Assistant", self._style("transcript--assistant"))
             if entry.model:
-                header.append(" · " + sanitize(entry.model), self._style("transcript--model"))
+                header.append(" · " + clean_line(entry.model), self._style("transcript--model"))
         header.no_wrap = True
         header.overflow = "ellipsis"
         return self._strips(header, width)[:1]
