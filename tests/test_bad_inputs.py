@@ -353,6 +353,9 @@ CASES = named(
     prompt_empty=Case("", ["-p", "", "--base-url", "http://127.0.0.1:9/v1"], ("Empty prompt", "-p -")),
     prompt_empty_stdin=Case("", ["-p", "-", "--base-url", "http://127.0.0.1:9/v1"], ("Empty prompt",), stdin=""),
     prompt_no_key=Case("", ["-p", "hi"], ("No API key", "OPENAI_API_KEY"), code=1),
+    prompt_stdin_invalid_utf8=Case("", ["-p", "-", "--base-url", "{url}", "--db", "{dir}/h.db"], (), code=0,
+                                   stdin=b"hi \xff\xfe there", reply=Reply.text("Read it."), out=("Read it.",),
+                                   lines=0),
     usage_prompt_string=pipe(usage("12"), "Fine answer."),
     usage_prompt_word=pipe(usage("many"), "Fine answer."),
     usage_prompt_null=pipe(usage(None), "Fine answer."),
@@ -470,3 +473,4 @@ def test_bad_input_is_handled_cleanly(case: Case, results) -> None:
     for word in case.not_out:
         assert word not in result.stdout, f"{word!r} leaked into stdout: {result.stdout!r}"
     assert "hunter2" not in err  # a password in a URL is never repeated
+    assert err.lower().count("no api key") <= 1, err  # the title is said once

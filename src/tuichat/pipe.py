@@ -52,10 +52,19 @@ def _strip(text: str) -> str:
 
 
 def read_prompt(prompt: str) -> str:
-    text = sys.stdin.read() if prompt == "-" else prompt
+    # Bytes, decoded here: invalid UTF-8 on stdin (a Latin-1 file, a binary) becomes
+    # U+FFFD instead of surrogate escapes that SQLite could not store.
+    text = _read_stdin() if prompt == "-" else encodable(prompt)
     if not text.strip():
         raise UsageError("Empty prompt", "give the question after -p, or pipe it in with -p -")
     return text
+
+
+def _read_stdin() -> str:
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a replaced sys.stdin (tests) is text already
+        return encodable(sys.stdin.read())
+    return buffer.read().decode("utf-8", errors="replace")
 
 
 def run_pipe(
@@ -73,7 +82,8 @@ def run_pipe(
 ) -> int:
     text = read_prompt(prompt)
     if not api_key:
-        raise TuichatError("No API key", key_note or "set OPENAI_API_KEY")
+        # key_note is a whole sentence that already starts "No API key".
+        raise TuichatError(key_note or "No API key: set OPENAI_API_KEY")
     if thread is None:
         thread = store.create_thread(persona.name, model)
     else:
