@@ -11,6 +11,7 @@ from tuichat.core.errors import ProviderError
 from tuichat.core.models import DONE, ERROR, STOPPED, STREAMING, Persona
 from tuichat.providers.openai import OpenAIProvider
 from tuichat.session import ChatSession
+from tuichat.store.async_store import AsyncStore
 
 PERSONA = Persona(name="tester", description="d", system_prompt="You are a test.", temperature=0.3)
 
@@ -38,7 +39,7 @@ def store(tmp_path):
 @pytest.fixture
 async def session(store, fake_server):
     provider = OpenAIProvider(api_key="sk-test-key-123456", base_url=fake_server.base_url, max_retries=0, timeout=5)
-    yield ChatSession(store, provider)
+    yield ChatSession(AsyncStore(store), provider)
     await provider.aclose()
 
 
@@ -124,7 +125,7 @@ async def test_disconnect_mid_stream_keeps_partial_text_as_error(session, store,
 
 async def test_checkpoint_writes_partial_text_while_streaming(store, fake_server):
     provider = OpenAIProvider(api_key="k", base_url=fake_server.base_url, max_retries=0, timeout=5)
-    session = ChatSession(store, provider, checkpoint_seconds=0.05)
+    session = ChatSession(AsyncStore(store), provider, checkpoint_seconds=0.05)
     fake_server.script(Reply(chunks=[f"w{i} " for i in range(12)], delay=0.03))
     thread = store.create_thread("tester", "m1")
     snapshots: list[tuple[str, str]] = []
@@ -150,10 +151,10 @@ async def test_retry_after_error_resends_the_same_history(session, store, fake_s
     with pytest.raises(ProviderError) as info:
         await session.send(thread, PERSONA, "please", Collect())
     assert info.value.kind == "server"
-    assert session.can_retry(thread)
+    assert await session.can_retry(thread)
     sink = Collect()
     reply = await session.reply(thread, PERSONA, sink)
     assert reply.content == "recovered"
     assert fake_server.chat_requests[-1].json["messages"][-1] == {"role": "user", "content": "please"}
     assert [m["role"] for m in fake_server.chat_requests[-1].json["messages"]].count("assistant") == 0
-    assert not session.can_retry(thread)
+    assert not await session.can_retry(thread)

@@ -362,9 +362,9 @@ def test_recover_streaming(store: Store) -> None:
     store.add_message(other.id, "assistant", "", status="streaming")
     store.add_message(other.id, "assistant", "stopped already", status="stopped")
 
-    assert store.recover_streaming() == 2
+    assert store.recover_streaming() == 2  # no lease at all: nobody is writing them
     statuses = [m.status for t in (thread, other) for m in store.messages(t.id)]
-    assert statuses == ["done", "stopped", "stopped", "stopped"]
+    assert statuses == ["done", "interrupted", "interrupted", "stopped"]
     assert store.messages(thread.id)[1].content == "half an ans"
     assert store.recover_streaming() == 0
 

@@ -9,6 +9,7 @@ from tuichat.core.models import DONE, SUPERSEDED, Message, Persona
 from tuichat.core.prompt import build_messages
 from tuichat.providers.openai import OpenAIProvider
 from tuichat.session import ChatSession
+from tuichat.store.async_store import AsyncStore
 from tuichat.store import Store
 
 PERSONA = Persona(name="p", description="d", system_prompt="Be brief.")
@@ -59,7 +60,7 @@ async def test_a_retry_after_supersede_does_not_send_the_old_reply(store: Store,
             def on_text(self, text: str) -> None: ...
             def on_reasoning(self, text: str) -> None: ...
 
-        reply = await ChatSession(store, provider).reply(thread, PERSONA, Sink())
+        reply = await ChatSession(AsyncStore(store), provider).reply(thread, PERSONA, Sink())
         assert reply.status == DONE
         sent = fake_server.chat_requests[-1].json["messages"]
         assert [m["content"] for m in sent] == ["Be brief.", "question"]

@@ -13,6 +13,7 @@ from tuichat.core.text import StreamCleaner, encodable, sanitize
 from tuichat.providers.base import Provider
 from tuichat.session import ChatSession
 from tuichat.store import Store
+from tuichat.store.async_store import AsyncStore
 
 
 class StdoutSink:
@@ -36,6 +37,10 @@ class StdoutSink:
 
     def on_reasoning(self, text: str) -> None:
         pass
+
+    def on_storage_error(self, message: str) -> None:
+        # The answer still goes to stdout; stderr says it may not be in the history.
+        print(f"tuichat: {sanitize(message, line=True)}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         """Write what the cleaner held back (a sequence cut off by the end of the reply)."""
@@ -103,7 +108,9 @@ def run_pipe(
 
 async def _send(provider_factory, store, thread, persona, text, sink):
     provider = provider_factory()
+    db = AsyncStore(store)
     try:
-        return await ChatSession(store, provider).send(thread, persona, text, sink)
+        return await ChatSession(db, provider).send(thread, persona, text, sink)
     finally:
         await provider.aclose()
+        db.detach()

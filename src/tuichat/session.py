@@ -5,15 +5,17 @@ provider directly while a reply streams."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from tuichat.core.errors import ProviderError
+from tuichat.core.errors import BusyElsewhereError, ProviderError, StorageError, TuichatError
 from tuichat.core.events import Finished, ReasoningDelta, TextDelta, UsageReport
 from tuichat.core.models import (
     DONE,
     ERROR,
+    INTERRUPTED,
     STOPPED,
     STREAMING,
     SUPERSEDED,
@@ -23,18 +25,26 @@ from tuichat.core.models import (
     Usage,
 )
 from tuichat.core.prompt import build_messages
-from tuichat.core.text import first_line
+from tuichat.core.text import encodable, first_line
 from tuichat.providers.base import Provider
-from tuichat.store import Store
+from tuichat.store.async_store import AsyncStore
+from tuichat.store.leases import HEARTBEAT_SECONDS, new_owner
 
 # A reply is written to the database about once a second while it streams: often enough
 # that a crash loses at most a second of text, rarely enough that SQLite never shows up in
 # a profile of a fast local model.
 CHECKPOINT_SECONDS = 1.0
+# The final write of a reply is tried this often, this far apart, before the text is left
+# on screen only (each try may itself wait busy_timeout for a lock).
+FINAL_ATTEMPTS = 3
+FINAL_RETRY_SECONDS = 0.5
 
 
 class ReplySink(Protocol):
-    """Where streamed text goes (the transcript, or stdout in pipe mode)."""
+    """Where streamed text goes (the transcript, or stdout in pipe mode).
+
+    A sink may also have `on_storage_error(message: str)`: called once when saving the
+    reply fails (disk full, database locked); the reply keeps streaming all the same."""
 
     def on_text(self, text: str) -> None: ...
 
@@ -42,49 +52,78 @@ class ReplySink(Protocol):
 
 
 class ChatSession:
-    """Runs sends against one store and one provider.
+    """Runs sends against one store (through its database thread) and one provider.
 
     Cancellation (the user pressing Escape) arrives as `asyncio.CancelledError` from the
     awaiting task; it stops the stream wherever it is, even mid-stall, and the reply is
-    saved with status "stopped".
+    saved with status "stopped" ("interrupted" after `interrupt()`: a signal, not the user).
+
+    Storage faults never cost the reply: a checkpoint runs beside the stream (a locked
+    database delays the save, not the text on screen), a failed one is reported once and
+    retried at the next checkpoint, and the final write is retried before giving up; the
+    returned Message holds the whole text either way.
     """
 
     def __init__(
         self,
-        store: Store,
+        db: AsyncStore,
         provider: Provider,
         *,
         checkpoint_seconds: float = CHECKPOINT_SECONDS,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        owner: str | None = None,
     ) -> None:
-        self.store = store
+        self.db = db
         self.provider = provider
         self.checkpoint_seconds = checkpoint_seconds
+        self.heartbeat_seconds = heartbeat_seconds
         self._clock = clock
+        self.owner = owner or new_owner()
+        self._interrupted = False
+
+    def interrupt(self) -> None:
+        """The next cancellation of a reply ends it as "interrupted" (SIGTERM, SIGHUP:
+        the program is going away), not "stopped" (the user's Escape)."""
+        self._interrupted = True
 
     async def send(
         self, thread: Thread, persona: Persona | None, text: str, sink: ReplySink
     ) -> Message:
         """Save `text` as the user's message (before any request), then stream the reply."""
-        self.save_prompt(thread, text)
+        await self.save_prompt(thread, text)
         return await self.reply(thread, persona, sink)
 
-    def save_prompt(self, thread: Thread, text: str) -> Message:
-        """Write the user's message. Synchronous on purpose: the UI calls it before it
-        clears the composer, so the text is on disk before it leaves the screen."""
-        return self.store.add_message(thread.id, "user", text)
+    async def save_prompt(self, thread: Thread, text: str) -> Message:
+        """Write the user's message. The UI awaits it before it clears the composer, so
+        the text is on disk before it leaves the screen."""
+        self._check_writable()
+        return await self.db.add_message(thread.id, "user", encodable(text))
+
+    def _check_writable(self) -> None:
+        if getattr(self.db.store, "read_only", False):
+            raise StorageError(
+                "The database is read-only",
+                f"{self.db.store.path} cannot be written, so nothing can be sent or saved;"
+                " history can still be read and searched. Check the file's permissions.",
+            )
 
     async def reply(self, thread: Thread, persona: Persona | None, sink: ReplySink) -> Message:
         """Stream a reply to the thread's history as stored (also used to retry)."""
-        history = self.store.messages(thread.id)
+        self._check_writable()
+        history = await self.db.messages(thread.id)
         messages = build_messages(persona, history)
-        reply = self.store.add_message(thread.id, "assistant", "", status=STREAMING, model=thread.model)
+        reply = await self.db.add_message(
+            thread.id, "assistant", "", status=STREAMING, model=thread.model, lease=self.owner
+        )
+        saver = _ReplySaver(self.db, reply.id, self.owner, sink)
         text: list[str] = []
         reasoning: list[str] = []
         usage: Usage | None = None
         finish_reason: str | None = None
         status, error = ERROR, None
         last_checkpoint = self._clock()
+        heartbeat = asyncio.create_task(self._heartbeat(saver))
         try:
             async for event in self.provider.stream(messages, thread.model, request_params(persona)):
                 if isinstance(event, TextDelta):
@@ -100,10 +139,10 @@ class ChatSession:
                 now = self._clock()
                 if now - last_checkpoint >= self.checkpoint_seconds:
                     last_checkpoint = now
-                    self.store.update_message(reply.id, content="".join(text), reasoning="".join(reasoning))
+                    saver.checkpoint("".join(text), "".join(reasoning))
             status = DONE
         except asyncio.CancelledError:
-            status = STOPPED
+            status = INTERRUPTED if self._interrupted else STOPPED
             raise
         except ProviderError as exc:
             error = exc.title + (f": {exc.detail}" if exc.detail else "")
@@ -112,23 +151,28 @@ class ChatSession:
             error = f"Unexpected error: {type(exc).__name__}: {exc}"
             raise ProviderError("unexpected", "Unexpected error", f"{type(exc).__name__}: {exc}") from exc
         finally:
+            heartbeat.cancel()
             reply.content = "".join(text)
             reply.reasoning = "".join(reasoning)
             reply.status, reply.error, reply.finish_reason, reply.usage = status, error, finish_reason, usage
-            self.store.update_message(
-                reply.id,
-                content=reply.content,
-                reasoning=reply.reasoning,
-                status=status,
-                finish_reason=finish_reason,
-                error=error,
-                usage=usage,
+            stored = await saver.finish(
+                content=reply.content, reasoning=reply.reasoning, status=status,
+                finish_reason=finish_reason, error=error, usage=usage,
             )
+            if stored is not None:
+                reply.status = stored  # another process may have set it meanwhile
         return reply
 
-    def can_retry(self, thread: Thread) -> bool:
+    async def _heartbeat(self, saver: _ReplySaver) -> None:
+        # The lease must stay fresh while the model is silent (a long think, a slow
+        # server): another window would otherwise take the reply for abandoned.
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            await saver.heartbeat()
+
+    async def can_retry(self, thread: Thread) -> bool:
         """True when the thread ends with a user message whose reply failed or never came."""
-        for message in reversed(self._tail(thread)):
+        for message in reversed(await self._tail(thread)):
             if message.role == "assistant" and message.status == ERROR:
                 continue
             return message.role == "user"
@@ -136,58 +180,139 @@ class ChatSession:
 
     # -- regenerate and edit: the replaced messages are kept, marked superseded ------------
 
-    def _tail(self, thread: Thread) -> list[Message]:
+    async def _tail(self, thread: Thread) -> list[Message]:
         """The end of the live conversation, back to (at least) the last prompt: what
         retry, regenerate and edit look at. Cheap even for a very long thread; it is
         asked on every footer refresh."""
-        tail = self.store.recent_messages(thread.id, _TAIL)
+        tail = await self.db.recent_messages(thread.id, _TAIL)
         if len(tail) == _TAIL and _last_user_index(tail) is None:
-            return self._live(thread)  # a very long run of failed replies
+            return await self._live(thread)  # a very long run of failed replies
         return tail
 
-    def _live(self, thread: Thread) -> list[Message]:
+    async def _live(self, thread: Thread) -> list[Message]:
         """The conversation as the model sees it: no notes, no superseded versions."""
         return [
-            m for m in self.store.messages(thread.id)
+            m for m in await self.db.messages(thread.id)
             if m.role != "system" and m.status != SUPERSEDED
         ]
 
-    def regenerate_prepare(self, thread: Thread) -> Message | None:
+    async def _check_not_streaming_elsewhere(self, thread: Thread) -> None:
+        # A writer that died is recovered first; a live one blocks the change.
+        await self.db.recover_streaming()
+        if await self.db.streaming_elsewhere(thread.id, self.owner):
+            raise BusyElsewhereError(
+                "A reply is still being written in another window",
+                "wait for it to finish (or stop it there), then try again.",
+            )
+
+    async def regenerate_prepare(self, thread: Thread) -> Message | None:
         """Mark the reply (or replies) to the last prompt superseded, so `reply` streams a
-        new one for the same prompt. Returns that prompt; None if the thread has none."""
-        live = self._tail(thread)
+        new one for the same prompt. Returns that prompt; None if the thread has none.
+        Raises BusyElsewhereError while another process is still writing a reply here."""
+        self._check_writable()
+        await self._check_not_streaming_elsewhere(thread)
+        live = await self._tail(thread)
         index = _last_user_index(live)
         if index is None:
             return None
         for message in live[index + 1 :]:
-            self.store.supersede(message.id)
+            await self.db.supersede(message.id)
         return live[index]
 
-    def edit_prepare(self, thread: Thread) -> Message | None:
+    async def edit_prepare(self, thread: Thread) -> Message | None:
         """The last prompt, whose text the user may edit and send again; None if none.
-        Nothing changes until `edit_commit`."""
-        live = self._tail(thread)
+        Nothing changes until `edit_commit`. Raises BusyElsewhereError while another
+        process is still writing a reply here."""
+        await self._check_not_streaming_elsewhere(thread)
+        live = await self._tail(thread)
         index = _last_user_index(live)
         return None if index is None else live[index]
 
-    def edit_commit(self, thread: Thread, prompt_id: int, text: str) -> Message:
+    async def edit_commit(self, thread: Thread, prompt_id: int, text: str) -> Message:
         """Replace prompt `prompt_id` by `text`: it and everything after it (its reply)
         are marked superseded, and `text` is saved as the new prompt; `reply` then answers
         it. Raises LookupError if that prompt is no longer part of the conversation."""
-        live = self._live(thread)
+        self._check_writable()
+        await self._check_not_streaming_elsewhere(thread)
+        live = await self._live(thread)
         index = next((i for i, m in enumerate(live) if m.id == prompt_id and m.role == "user"), None)
         if index is None:
             raise LookupError("the message being edited was already replaced")
         old = live[index]
         for message in live[index:]:
-            self.store.supersede(message.id)
-        new = self.save_prompt(thread, text)
-        stored = self.store.get_thread(thread.id)
+            await self.db.supersede(message.id)
+        new = await self.save_prompt(thread, text)
+        stored = await self.db.get_thread(thread.id)
         if index == 0 and stored is not None and stored.title == first_line(old.content):
             # The title was taken from the prompt being replaced: follow the new wording.
             thread.title = first_line(text)
-            self.store.set_title(thread.id, thread.title)
+            await self.db.set_title(thread.id, thread.title)
         return new
+
+
+class _ReplySaver:
+    """Writes one streaming reply to the database without ever holding the stream up.
+
+    Checkpoints run as background tasks, one at a time (a checkpoint due while the last is
+    still waiting for a lock is folded into the next); the first failure is reported to
+    the sink once, in plain words, and later checkpoints retry. The final write waits for
+    the checkpoint in flight, then tries FINAL_ATTEMPTS times before giving up.
+    """
+
+    def __init__(self, db: AsyncStore, message_id: int, owner: str, sink: ReplySink) -> None:
+        self.db = db
+        self.message_id = message_id
+        self.owner = owner
+        self.sink = sink
+        self._task: asyncio.Task[None] | None = None
+        self._reported = False
+        self.lost_lease = False  # another process recovered or replaced the reply
+
+    def checkpoint(self, content: str, reasoning: str) -> None:
+        if self.lost_lease or (self._task is not None and not self._task.done()):
+            return
+        self._task = asyncio.create_task(self._checkpoint(content, reasoning))
+
+    async def _checkpoint(self, content: str, reasoning: str) -> None:
+        try:
+            if not await self.db.checkpoint(self.message_id, self.owner, content, reasoning):
+                self.lost_lease = True
+        except TuichatError as exc:
+            self._report(exc)
+
+    async def heartbeat(self) -> None:
+        if self.lost_lease or (self._task is not None and not self._task.done()):
+            return  # a checkpoint renews the lease too
+        try:
+            if not await self.db.heartbeat(self.message_id, self.owner):
+                self.lost_lease = True
+        except TuichatError:
+            pass  # a checkpoint or the final write reports it
+
+    async def finish(self, **fields: Any) -> str | None:
+        """The final write; the status now stored, or None if it could not be written."""
+        if self._task is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(self._task)
+        for attempt in range(FINAL_ATTEMPTS):
+            try:
+                return await self.db.finish_message(self.message_id, self.owner, **fields)
+            except TuichatError as exc:
+                self._report(exc)
+                if attempt + 1 < FINAL_ATTEMPTS:
+                    await asyncio.sleep(FINAL_RETRY_SECONDS)
+        return None
+
+    def _report(self, exc: TuichatError) -> None:
+        if self._reported:
+            return
+        self._reported = True
+        report = getattr(self.sink, "on_storage_error", None)
+        if report is not None:
+            report(
+                f"The reply could not be saved yet ({exc.title}). It keeps streaming, and"
+                " tuichat tries again; you can copy it in the meantime."
+            )
 
 
 _TAIL = 20

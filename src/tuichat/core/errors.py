@@ -35,3 +35,14 @@ class ProviderError(TuichatError):
         super().__init__(title, detail)
         self.kind = kind
         self.status = status
+
+
+class StorageError(TuichatError):
+    """A database read or write failed (locked past the timeout, disk full, I/O error,
+    read-only, corrupt). The title says it in plain words; nothing typed or streamed is
+    dropped because of it: callers keep the text and try again later."""
+
+
+class BusyElsewhereError(TuichatError):
+    """A reply in this thread is still being written by another tuichat (another window,
+    a pipe run): it cannot be regenerated, edited or replaced until it ends."""

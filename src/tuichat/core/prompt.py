@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from tuichat.core.models import DONE, STOPPED, SUPERSEDED, Message, Persona
+from tuichat.core.models import DONE, INTERRUPTED, STOPPED, SUPERSEDED, Message, Persona
 
-# A stopped reply is still what the user saw and may refer to; an errored or still
-# streaming one is not a real answer, so sending it would put words in the model's mouth.
-_SENDABLE_REPLY = (DONE, STOPPED)
+# A stopped or interrupted reply is still what the user saw and may refer to; an errored
+# or still streaming one is not a real answer, so sending it would put words in the
+# model's mouth.
+_SENDABLE_REPLY = (DONE, STOPPED, INTERRUPTED)
 
 
 def _include(message: Message) -> bool:

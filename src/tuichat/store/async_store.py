@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from tuichat.core.errors import StorageError
 from tuichat.store.threads import Store
 
 T = TypeVar("T")
@@ -38,7 +40,10 @@ class AsyncStore:
         # Shielded: a cancelled caller (Esc while a checkpoint is being written) must not
         # leave the write half-known; the write finishes on its thread either way, and the
         # caller's own cancellation still arrives.
-        return await asyncio.shield(future)
+        try:
+            return await asyncio.shield(future)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.store.path) from None
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.store, name)
@@ -51,9 +56,38 @@ class AsyncStore:
         call.__name__ = name
         return call
 
+    def detach(self) -> None:
+        """Finish queued work and stop the thread; the store stays open for its owner."""
+        self._executor.shutdown(wait=True)
+
     def close(self) -> None:
         """Finish queued work, then close the connection on the database thread."""
         try:
             self._executor.submit(self.store.close).result()
         finally:
             self._executor.shutdown(wait=True)
+
+
+def storage_error(exc: sqlite3.Error, path: object) -> StorageError:
+    """A SQLite failure in plain words: what happened and what the user can do. The
+    original message goes in the detail (it is SQLite's, never the user's data)."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        title = "The database is busy"
+        detail = f"another program holds {path} (another tuichat?); tuichat tries again."
+    elif "full" in text:
+        title = "The disk is full"
+        detail = f"{path} cannot grow; free some space. Nothing on screen is lost."
+    elif "readonly" in text or "read-only" in text:
+        title = "The database is read-only"
+        detail = f"{path} cannot be written; check its permissions."
+    elif "malformed" in text or "not a database" in text:
+        title = "The database is damaged"
+        detail = f'{path}: recover it with: sqlite3 {path} ".recover" | sqlite3 recovered.db'
+    elif "i/o" in text or "disk" in text:
+        title = "The database could not be written (I/O error)"
+        detail = f"{path}: check the disk."
+    else:
+        title = "A database operation failed"
+        detail = f"{path}: {exc}"
+    return StorageError(title, detail)

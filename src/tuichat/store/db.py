@@ -32,6 +32,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
         # Safe with WAL (no corruption on power loss, at worst the last commit is lost) and
         # avoids an fsync on every streaming checkpoint.
         conn.execute("PRAGMA synchronous = NORMAL")
+        # After a checkpoint the WAL file is cut back to this size instead of staying as
+        # large as it ever grew (a long reply must not leave megabytes behind).
+        conn.execute("PRAGMA journal_size_limit = 262144")
         migrate(conn)
     except BaseException:
         conn.close()

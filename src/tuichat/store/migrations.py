@@ -175,3 +175,11 @@ def m005_thread_source(conn: sqlite3.Connection) -> None:
     # partial index keeps those out of the uniqueness check and out of the index.
     conn.execute("ALTER TABLE threads ADD COLUMN source TEXT")
     conn.execute("CREATE UNIQUE INDEX threads_source ON threads (source) WHERE source IS NOT NULL")
+
+
+@migration
+def m006_reply_leases(conn: sqlite3.Connection) -> None:
+    # Which process is writing a streaming reply, and when it last said so (store/leases.py).
+    # Another process recovers the reply only when this lease is stale, never a live one.
+    conn.execute("ALTER TABLE messages ADD COLUMN lease_owner TEXT")
+    conn.execute("ALTER TABLE messages ADD COLUMN lease_heartbeat REAL")

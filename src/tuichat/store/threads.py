@@ -9,9 +9,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import get_args
 
+from tuichat.core.errors import BusyElsewhereError
 from tuichat.core.models import (
+    INTERRUPTED,
     STATUSES,
-    STOPPED,
     STREAMING,
     SUPERSEDED,
     Message,
@@ -23,6 +24,7 @@ from tuichat.core.models import (
 )
 from tuichat.core.text import first_line
 from tuichat.store.db import connect
+from tuichat.store.leases import LEASE_TTL, owner_gone
 from tuichat.store.search import (
     LIKE_ESCAPE,
     PAGE_BUDGET_S,
@@ -167,8 +169,10 @@ class Store:
         *,
         status: str = "done",
         model: str | None = None,
+        lease: str | None = None,
     ) -> Message:
-        """Append a message. The first user message also names an untitled thread."""
+        """Append a message. The first user message also names an untitled thread.
+        A streaming reply is added with `lease`, its writer's id (store/leases.py)."""
         _check_role(role)
         _check_status(status)
         now = self._clock()
@@ -183,10 +187,9 @@ class Store:
             if cur.rowcount == 0:
                 raise LookupError(f"no thread with id {thread_id}")
             cur = self._conn.execute(
-                "INSERT INTO messages"
-                " (thread_id, role, content, status, model, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (thread_id, role, content, status, model, now, now),
+                "INSERT INTO messages (thread_id, role, content, status, model, created_at,"
+                " updated_at, lease_owner, lease_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (thread_id, role, content, status, model, now, now, lease, now if lease else None),
             )
         assert cur.lastrowid is not None
         return Message(
@@ -296,19 +299,142 @@ class Store:
         return int(row[0])
 
     def recover_streaming(self) -> int:
-        """Mark replies left 'streaming' by a killed app as 'stopped'; return how many.
-
-        Their text up to the last checkpoint is kept. Call once at start, before any
-        reply begins, or a live reply of this run would be marked too.
-        """
+        """Mark replies left "streaming" by a process that is gone as "interrupted"; return
+        how many. A reply whose writer is alive (its lease is fresh: another window, a pipe
+        run) is left alone. Their text up to the last checkpoint is kept. Cheap: the
+        partial index messages_streaming holds only live replies."""
+        now = self._clock()
+        # The status literal in the WHERE lets SQLite use the partial index
+        # messages_streaming (see migrations.m002) instead of scanning every message.
+        rows = self._conn.execute(
+            f"SELECT id, lease_owner, lease_heartbeat FROM messages WHERE status = '{STREAMING}'"
+        ).fetchall()
+        stale = [
+            (row["id"], row["lease_owner"])
+            for row in rows
+            if row["lease_heartbeat"] is None
+            or not now - LEASE_TTL <= row["lease_heartbeat"] <= now + LEASE_TTL
+            or owner_gone(row["lease_owner"])
+        ]
+        if not stale:
+            return 0
+        recovered = 0
         with self._conn:
-            # The status literal in the WHERE lets SQLite use the partial index
-            # messages_streaming (see migrations.m002) instead of scanning every message.
+            for message_id, owner in stale:
+                # Compare and set: the writer may have finished (or renewed) since the read.
+                cur = self._conn.execute(
+                    f"UPDATE messages SET status = ?, updated_at = ? WHERE id = ?"
+                    f" AND status = '{STREAMING}' AND lease_owner IS ?",
+                    (INTERRUPTED, now, message_id, owner),
+                )
+                recovered += cur.rowcount
+        return recovered
+
+    def checkpoint(self, message_id: int, owner: str, content: str, reasoning: str) -> bool:
+        """Save a streaming reply's text so far and renew its lease. Only while the reply
+        is still "streaming" under `owner`'s lease; False if not (another process
+        recovered it or it was replaced meanwhile): then nothing is written."""
+        now = self._clock()
+        with self._conn:
             cur = self._conn.execute(
-                f"UPDATE messages SET status = ?, updated_at = ? WHERE status = '{STREAMING}'",
-                (STOPPED, self._clock()),
+                "UPDATE messages SET content = ?, reasoning = ?, lease_heartbeat = ?,"
+                f" updated_at = ? WHERE id = ? AND status = '{STREAMING}' AND lease_owner = ?",
+                (content, reasoning, now, now, message_id, owner),
             )
-        return cur.rowcount
+            if cur.rowcount:
+                self._touch_thread_of(message_id, now)
+        self._checkpoint_wal()
+        return bool(cur.rowcount)
+
+    def _checkpoint_wal(self) -> None:
+        # Every reply checkpoint rewrites the message and its search-index pages; left to
+        # SQLite's automatic checkpoint (1000 pages) the WAL grows to megabytes during one
+        # long reply, which a nearly full disk cannot take. A passive checkpoint never
+        # waits for other connections; journal_size_limit (store/db.py) then keeps the file small.
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass  # a busy or read-only database: the next one will do
+
+    def heartbeat(self, message_id: int, owner: str) -> bool:
+        """Renew a streaming reply's lease (the model may be silent for a while). False if
+        the reply is no longer streaming under `owner`."""
+        with self._conn:
+            cur = self._conn.execute(
+                f"UPDATE messages SET lease_heartbeat = ? WHERE id = ? AND status = '{STREAMING}'"
+                " AND lease_owner = ?",
+                (self._clock(), message_id, owner),
+            )
+        return bool(cur.rowcount)
+
+    def finish_message(
+        self,
+        message_id: int,
+        owner: str,
+        *,
+        content: str,
+        reasoning: str,
+        status: str,
+        finish_reason: str | None = None,
+        error: str | None = None,
+        usage: Usage | None = None,
+    ) -> str:
+        """The final write of a streaming reply: its text and how it ended. Compare and
+        set: the status is written only if the reply is still "streaming" under `owner`'s
+        lease, so a status set meanwhile by another process (interrupted, superseded) is
+        never overwritten and a recovered reply is never brought back to life. The text
+        is still saved when the row is ours (more of the reply is better than less).
+        Returns the status the reply has now."""
+        _check_status(status)
+        now = self._clock()
+        with self._conn:
+            cur = self._conn.execute(
+                "UPDATE messages SET content = ?, reasoning = ?, status = ?, finish_reason = ?,"
+                " error = ?, prompt_tokens = ?, completion_tokens = ?, lease_owner = NULL,"
+                " lease_heartbeat = NULL, updated_at = ?"
+                f" WHERE id = ? AND status = '{STREAMING}' AND lease_owner = ?",
+                (
+                    content, reasoning, status, finish_reason, error,
+                    usage.prompt_tokens if usage else None,
+                    usage.completion_tokens if usage else None,
+                    now, message_id, owner,
+                ),
+            )
+            if cur.rowcount == 0:
+                self._conn.execute(
+                    "UPDATE messages SET content = ?, reasoning = ?, updated_at = ?"
+                    " WHERE id = ? AND lease_owner = ? AND length(content) <= length(?)",
+                    (content, reasoning, now, message_id, owner, content),
+                )
+            self._touch_thread_of(message_id, now)
+            row = self._conn.execute("SELECT status FROM messages WHERE id = ?", (message_id,)).fetchone()
+        self._checkpoint_wal()
+        if row is None:
+            raise LookupError(f"no message with id {message_id}")
+        return str(row[0])
+
+    def _touch_thread_of(self, message_id: int, now: float) -> None:
+        self._conn.execute(
+            "UPDATE threads SET updated_at = ? WHERE id = (SELECT thread_id FROM messages WHERE id = ?)",
+            (now, message_id),
+        )
+
+    def streaming_elsewhere(self, thread_id: int, owner: str) -> bool:
+        """True if a reply in this thread is being written right now by another process
+        (a fresh lease that is not `owner`'s)."""
+        now = self._clock()
+        rows = self._conn.execute(
+            f"SELECT lease_owner, lease_heartbeat FROM messages WHERE status = '{STREAMING}'"
+            " AND thread_id = ?",
+            (thread_id,),
+        ).fetchall()
+        return any(
+            row["lease_owner"] != owner
+            and row["lease_heartbeat"] is not None
+            and now - LEASE_TTL <= row["lease_heartbeat"]
+            and not owner_gone(row["lease_owner"])
+            for row in rows
+        )
 
     def data_version(self) -> int:
         """A number that changes when another connection (another process, another
@@ -386,8 +512,24 @@ class Store:
 
     def supersede(self, message_id: int) -> None:
         """Mark a reply or prompt as replaced (by regenerate or edit). Its text is kept and
-        stays searchable; prompt building no longer sends it. Raises LookupError if missing."""
-        self.update_message(message_id, status=SUPERSEDED)
+        stays searchable; prompt building no longer sends it. Raises LookupError if missing,
+        and BusyElsewhereError for a reply another process is still writing (a fresh
+        lease): replacing it would leave two live replies to one prompt."""
+        now = self._clock()
+        with self._conn:
+            cur = self._conn.execute(
+                "UPDATE messages SET status = ?, updated_at = ? WHERE id = ? AND NOT"
+                f" (status = '{STREAMING}' AND lease_heartbeat IS NOT NULL AND lease_heartbeat >= ?)",
+                (SUPERSEDED, now, message_id, now - LEASE_TTL),
+            )
+            if cur.rowcount == 0:
+                if self._conn.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone():
+                    raise BusyElsewhereError(
+                        "A reply is still being written in another window",
+                        "wait for it to finish (or stop it there), then try again.",
+                    )
+                raise LookupError(f"no message with id {message_id}")
+            self._touch_thread_of(message_id, now)
 
     def import_thread(
         self,
