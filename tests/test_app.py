@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apphelpers import make_app, wait_for
+from apphelpers import make_app, peek, wait_for
 from fake_openai import Reply
 from tuichat.config import KEYMAP_IDS
 from tuichat.core.models import DONE, ERROR, STOPPED
@@ -50,7 +50,7 @@ async def test_reply_is_rendered_and_stored(tmp_path, fake_server):
         text = transcript.all_text()
         assert "Title" in text and "**bold**" not in text and "bold" in text
         assert "日本語の項目" in text
-        rows = app.store.messages(screen.thread.id)
+        rows = peek(app).messages(screen.thread.id)
         assert [(m.role, m.status) for m in rows] == [("user", DONE), ("assistant", DONE)]
 
 
@@ -65,7 +65,7 @@ async def test_lock_refuses_a_second_send_and_keeps_the_draft(tmp_path, fake_ser
         await pilot.pause(0.2)
         assert composer.text == "my next draft"
         assert len(fake_server.chat_requests) == 1
-        assert [m.content for m in app.store.messages(screen.thread.id) if m.role == "user"] == ["first"]
+        assert [m.content for m in peek(app).messages(screen.thread.id) if m.role == "user"] == ["first"]
         assert screen.generating
         await pilot.press("escape")
         await wait_for(pilot, lambda: not screen.generating)
@@ -81,7 +81,7 @@ async def test_escape_stops_mid_stall_and_keeps_partial_text(tmp_path, fake_serv
         await wait_for(pilot, lambda: "kept text" in transcript.all_text())
         await pilot.press("escape")
         await wait_for(pilot, lambda: not screen.generating, timeout=1.0)
-        reply = app.store.messages(screen.thread.id)[-1]
+        reply = peek(app).messages(screen.thread.id)[-1]
         assert (reply.content, reply.status) == ("kept text ", STOPPED)
         assert "kept text" in transcript.all_text()
         assert "stopped" in transcript.all_text()
@@ -110,7 +110,7 @@ async def test_reset_starts_a_fresh_thread_without_old_history(tmp_path, fake_se
         assert [m["role"] for m in sent] == ["system", "user"]
         assert "わたくし" in sent[0]["content"] and sent[1]["content"] == "new question"
         # The old thread stays, in the database and in the list.
-        assert len(app.store.messages(old_thread.id)) == 2
+        assert len(peek(app).messages(old_thread.id)) == 2
         options = screen.query_one(ThreadList)
         assert options.option_count == 2
 
@@ -162,7 +162,7 @@ async def test_each_error_is_shown_and_leaves_the_app_usable(tmp_path, fake_serv
         screen, transcript, composer = parts(app)
         await send(pilot, "question that fails")
         await wait_for(pilot, lambda: not screen.generating)
-        reply = app.store.messages(screen.thread.id)[-1]
+        reply = peek(app).messages(screen.thread.id)[-1]
         assert reply.role == "assistant" and reply.status == ERROR and reply.error
         assert "error" in transcript.all_text().lower()
         assert "sk-test-key-0123456789" not in transcript.all_text()
@@ -171,7 +171,7 @@ async def test_each_error_is_shown_and_leaves_the_app_usable(tmp_path, fake_serv
             assert reply.content == "half a reply"
             assert "half a reply" in transcript.all_text()
         # The prompt is kept and retry is one key away; the lock was released.
-        assert app.store.messages(screen.thread.id)[0].content == "question that fails"
+        assert peek(app).messages(screen.thread.id)[0].content == "question that fails"
         if kind != "connection":
             fake_server.script(Reply.text("works now"))
             await pilot.press("f5")
@@ -272,7 +272,7 @@ async def test_enter_in_the_same_read_as_typed_text_sends_all_of_it(tmp_path, fa
             app.post_message(events.Key(char, char))
         app.post_message(events.Key("enter", "\r"))
         await wait_for(pilot, lambda: screen.thread is not None and not screen.generating)
-        assert [m.content for m in app.store.messages(screen.thread.id)][:1] == ["thanks"]
+        assert [m.content for m in peek(app).messages(screen.thread.id)][:1] == ["thanks"]
         assert composer.text == ""
         # The same for a newline typed in the middle of a burst.
         for key, char in [("a", "a"), ("ctrl+j", "\n"), ("b", "b")]:
@@ -301,7 +301,7 @@ async def test_length_cut_off_and_reasoning_are_shown_apart(tmp_path, fake_serve
         text = transcript.all_text()
         assert "cut off" in text and "let me think" in text
         assert transcript.reply_text == "The answer starts"
-        reply = app.store.messages(screen.thread.id)[-1]
+        reply = peek(app).messages(screen.thread.id)[-1]
         assert (reply.content, reply.reasoning, reply.finish_reason) == ("The answer starts", "let me think", "length")
         # Reasoning is never sent back as history.
         fake_server.script(Reply.text("next"))
@@ -379,7 +379,7 @@ async def test_unsent_draft_survives_quitting(tmp_path, fake_server):
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.thread is not None and not screen.generating)
         await pilot.pause(1.2)  # the draft is saved by a 1 s timer
-        assert app.store.get_draft() == ""
+        assert peek(app).get_draft() == ""
 
 
 async def test_notices_never_cover_the_composer(tmp_path, fake_server):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apphelpers import make_app, wait_for
+from apphelpers import make_app, peek, wait_for
 from fake_openai import Reply
 from tuichat.core.models import DONE, SUPERSEDED
 from tuichat.ui.screens.chat import ChatScreen
@@ -42,7 +42,7 @@ async def send(pilot, text: str) -> None:
 
 
 def rows(app, screen):
-    return [(m.role, m.content, m.status) for m in app.store.messages(screen.thread.id)]
+    return [(m.role, m.content, m.status) for m in peek(app).messages(screen.thread.id)]
 
 
 def sent_contents(request) -> list[str]:
@@ -86,7 +86,7 @@ async def test_regenerate_is_refused_while_generating(tmp_path, fake_server, mon
         await pilot.pause(0.1)
         assert "BELL" in seen and any("still generating" in s for s in seen)
         assert len(fake_server.chat_requests) == 1
-        assert all(m.status != SUPERSEDED for m in app.store.messages(screen.thread.id))
+        assert all(m.status != SUPERSEDED for m in peek(app).messages(screen.thread.id))
         await pilot.press("escape")
         await wait_for(pilot, lambda: not screen.generating)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apphelpers import make_app, wait_for
+from apphelpers import make_app, peek, wait_for
 from fake_openai import Reply
 from textual.widgets import LoadingIndicator
 from tuichat.ui.screens.chat import ChatScreen
@@ -51,8 +51,8 @@ async def test_picker_lists_configured_and_server_models_and_filters(tmp_path, f
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.thread is not None and not screen.generating)
         assert fake_server.chat_requests[-1].json["model"] == "fake-model-mini"
-        assert app.store.get_thread(screen.thread.id).model == "fake-model-mini"
-        assert app.store.messages(screen.thread.id)[-1].model == "fake-model-mini"
+        assert peek(app).get_thread(screen.thread.id).model == "fake-model-mini"
+        assert peek(app).messages(screen.thread.id)[-1].model == "fake-model-mini"
         await wait_for(pilot, lambda: "hi from mini" in screen.query_one(Transcript).all_text())
         assert "Assistant · fake-model-mini" in screen.query_one(Transcript).all_text()
         # Fetched once, cached on the app: opening again asks the server nothing.

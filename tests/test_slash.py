@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from apphelpers import make_app, wait_for
+from apphelpers import make_app, peek, wait_for
 from fake_openai import Reply
 from tuichat.ui.screens.chat import ChatScreen
 from tuichat.ui.screens.persona_picker import PersonaPicker
@@ -64,7 +64,7 @@ async def test_double_slash_sends_a_literal_slash(tmp_path, fake_server):
         screen, _, composer = parts(app)
         await send(pilot, "//etc is a folder")
         assert fake_server.chat_requests[-1].json["messages"][-1] == {"role": "user", "content": "/etc is a folder"}
-        assert app.store.messages(screen.thread.id)[0].content == "/etc is a folder"
+        assert peek(app).messages(screen.thread.id)[0].content == "/etc is a folder"
         assert composer.text == ""
 
 
@@ -90,9 +90,9 @@ async def test_title_model_and_reset(tmp_path, fake_server):
         await send(pilot, "hello")
         thread_id = screen.thread.id
         await type_enter(pilot, "/title 朝の日記 notes")
-        assert app.store.get_thread(thread_id).title == "朝の日記 notes" and composer.text == ""
+        assert peek(app).get_thread(thread_id).title == "朝の日記 notes" and composer.text == ""
         await type_enter(pilot, "/model qwen3:8b")
-        assert screen.model == "qwen3:8b" and app.store.get_thread(thread_id).model == "qwen3:8b"
+        assert screen.model == "qwen3:8b" and peek(app).get_thread(thread_id).model == "qwen3:8b"
         await send(pilot, "again")
         assert fake_server.chat_requests[-1].json["model"] == "qwen3:8b"
         await type_enter(pilot, "/reset")
@@ -107,7 +107,7 @@ async def test_persona_and_new_switch_persona_for_a_new_thread(tmp_path, fake_se
         await type_enter(pilot, "/persona ojousama")
         assert screen.persona.name == "ojousama" and screen.thread is None and composer.text == ""
         await send(pilot, "ごきげんよう")
-        assert app.store.get_thread(screen.thread.id).persona == "ojousama"
+        assert peek(app).get_thread(screen.thread.id).persona == "ojousama"
         await type_enter(pilot, "/new diary")
         assert screen.persona.name == "diary" and screen.thread is None
         await type_enter(pilot, "/new")  # no name: the persona picker
@@ -217,4 +217,4 @@ async def test_palette_lists_the_commands_with_keys_and_runs_them(tmp_path, fake
         await wait_for(pilot, lambda: "Regenerate" in listed())
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(fake_server.chat_requests) == 2 and not screen.generating)
-        assert [m.status for m in app.store.messages(screen.thread.id)] == ["done", "superseded", "done"]
+        assert [m.status for m in peek(app).messages(screen.thread.id)] == ["done", "superseded", "done"]

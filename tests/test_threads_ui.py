@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from apphelpers import make_app, wait_for
+from apphelpers import make_app, peek, wait_for
 from fake_openai import Reply
 from textual.widgets import Button, Input, Label
 
@@ -327,7 +327,7 @@ async def test_deleting_the_open_thread_shows_a_fresh_one_and_keeps_the_draft(tm
         await pilot.press("enter")
         await wait_for(pilot, lambda: not screen.generating and "fresh reply" in transcript.all_text())
         assert screen.thread.persona == "ojousama"
-        assert [m.content for m in app.store.messages(screen.thread.id)] == ["a new start", "fresh reply"]
+        assert [m.content for m in peek(app).messages(screen.thread.id)] == ["a new start", "fresh reply"]
         assert [m["content"] for m in fake_server.chat_requests[-1].json["messages"][1:]] == ["a new start"]
 
 
@@ -377,7 +377,7 @@ async def test_auto_title_asks_the_model_and_stores_the_cleaned_title(tmp_path, 
         screen = chat(app)
         screen.query_one(Composer).text = "what should i do in tokyo for a day?"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.store.get_thread(screen.thread.id).title == "Tokyo Day Trip Ideas")
+        await wait_for(pilot, lambda: peek(app).get_thread(screen.thread.id).title == "Tokyo Day Trip Ideas")
         assert not screen.generating
         assert "Tokyo Day Trip Ideas" in listed_text(app)
         assert "Tokyo Day Trip Ideas" in status_text(app)
@@ -406,7 +406,7 @@ async def test_auto_title_off_sends_no_title_request(tmp_path, fake_server):
         await wait_for(pilot, lambda: not screen.generating)
         await pilot.pause(0.3)
         assert len(fake_server.chat_requests) == 1
-        assert app.store.get_thread(screen.thread.id).title == "first line title"
+        assert peek(app).get_thread(screen.thread.id).title == "first line title"
 
 
 async def test_auto_title_failure_is_silent_and_keeps_the_first_line_title(tmp_path, fake_server, monkeypatch):
@@ -421,7 +421,7 @@ async def test_auto_title_failure_is_silent_and_keeps_the_first_line_title(tmp_p
         await wait_for(pilot, lambda: len(fake_server.chat_requests) == 2 and not screen.generating)
         await wait_for(pilot, lambda: no_title_workers(app))
         await pilot.pause(0.1)
-        assert app.store.get_thread(screen.thread.id).title == "first line title"
+        assert peek(app).get_thread(screen.thread.id).title == "first line title"
         assert [s for s, _ in seen if s == "error"] == []
         assert "exploded" not in screen.query_one(Transcript).all_text()
 
@@ -441,7 +441,7 @@ async def test_auto_title_never_replaces_a_title_set_by_hand_meanwhile(tmp_path,
         await pilot.press("enter")
         await wait_for(pilot, lambda: no_title_workers(app), timeout=5)
         await pilot.pause(0.1)
-        assert app.store.get_thread(screen.thread.id).title == "My own title"
+        assert peek(app).get_thread(screen.thread.id).title == "My own title"
         assert "Model Title" not in listed_text(app)
 
 

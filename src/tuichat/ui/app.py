@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from tuichat.core.text import mask_url
 from tuichat.providers.base import Provider
 from tuichat.session import ChatSession
 from tuichat.store import Store
+from tuichat.store.async_store import AsyncStore
 from tuichat.ui.screens.chat import ChatScreen
 
 
@@ -52,7 +54,11 @@ class TuichatApp(App[None]):
         thread: Thread | None = None,
     ) -> None:
         super().__init__()
+        # The sync store is for code that runs before the app or in threads; everything on
+        # the event loop goes through `db`, whose one thread runs the SQLite calls, so a
+        # lock held by another process never freezes typing, scrolling or Esc.
         self.store = store
+        self.db = AsyncStore(store)
         self.settings = settings
         self.personas = personas
         self.start_persona = persona
@@ -78,7 +84,7 @@ class TuichatApp(App[None]):
         # Built on first use: constructing the provider is cheap, and the SDK itself is
         # imported only when the first request streams (or by the warm-up below).
         if self._session is None:
-            self._session = ChatSession(self.store, self._provider_factory())
+            self._session = ChatSession(self.db, self._provider_factory())
         return self._session
 
     @property
@@ -150,5 +156,21 @@ class TuichatApp(App[None]):
             gc.freeze()
 
     async def on_unmount(self) -> None:
+        # The chat screen has stopped its reply and queued its last draft save by now
+        # (screens unmount first): let the database thread finish them, off the loop
+        # (each waits at most busy_timeout), then stop it. The store itself belongs to
+        # whoever opened it (the CLI closes it after the app).
+        await asyncio.to_thread(self.db.detach)
         if self._session is not None:
             await self._session.provider.aclose()
+
+    def _fatal_error(self) -> None:
+        # Textual's crash report prints every frame's locals, which may hold the user's
+        # draft or a reply; tuichat's shows the traceback only.
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None)
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()

@@ -3,7 +3,9 @@ persona switching, slash commands, export and help.
 
 A mixin for ChatScreen (kept apart so chat.py stays about the send lifecycle). It relies
 on ChatScreen's attributes: app, thread, persona, model, generating, composer, transcript,
-send(), show_thread(), update_status(), stop_reply(), _start_reply(), _picked_persona().
+send(), show_thread(), update_status(), stop_reply(), begin_reply(), run_db(), report(),
+_picked_persona(). Whatever reads or writes the database is awaited in a worker (the
+store answers on its own thread), never called on the event loop.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from tuichat.commands import (
     export_filename,
     parse,
 )
-from tuichat.core.models import Message
+from tuichat.core.errors import TuichatError
+from tuichat.core.models import Message, Thread
 from tuichat.core.text import clean_line, first_line, sanitize
 from tuichat.ui.screens.model_picker import ModelPicker, model_choices
 from tuichat.ui.screens.persona_picker import PersonaPicker
@@ -46,6 +49,12 @@ class ChatCommands(_Base):
 
     def refuse_busy(self) -> bool:
         """Ring and explain when a reply is generating (the send lock). True if refused."""
+        if self.generating and self.stopping:
+            # Stopped, but its final write waits for the database (another program holds it).
+            self.app.bell()
+            self.notify("The stopped reply is still being saved (the database is busy). Your draft is kept.",
+                        title="Still saving", severity="warning", timeout=4)
+            return True
         if self.generating:
             self.app.bell()
             self.notify("A reply is still generating. Press Esc to stop it; your draft is kept.",
@@ -67,17 +76,21 @@ class ChatCommands(_Base):
         """Regenerate the last reply; the old one is kept, marked superseded."""
         if self.refuse_busy():
             return
-        if self.thread is None or self.app.session.regenerate_prepare(self.thread) is None:
+        if self.thread is None:
             self.notify("Nothing to regenerate yet.", timeout=3)
             return
         self.editing = None
-        self.generating = True
-        try:
-            self.show_thread(self.thread)  # the old reply is now shown as superseded
-            self._start_reply()
-        except BaseException:
-            self.generating = False
-            raise
+        thread = self.thread
+
+        async def prepare() -> bool:
+            # Refused (BusyElsewhereError, reported by the reply worker) while another
+            # window is still writing a reply here.
+            if await self.app.session.regenerate_prepare(thread) is None:
+                self.notify("Nothing to regenerate yet.", timeout=3)
+                return False
+            return await self.show_thread(thread)  # the old reply now shows as superseded
+
+        self.begin_reply(prepare)
 
     # -- edit the last prompt and send it again ----------------------------------------------
 
@@ -95,7 +108,15 @@ class ChatCommands(_Base):
     def start_edit(self) -> None:
         if self.refuse_busy():
             return
-        prompt = self.app.session.edit_prepare(self.thread) if self.thread is not None else None
+        if self.thread is None:
+            self.notify("Nothing to edit yet: no message has been sent in this thread.", timeout=3)
+            return
+        self.run_db(self._start_edit(self.thread), group="edit")
+
+    async def _start_edit(self, thread: Thread) -> None:
+        prompt = await self.app.session.edit_prepare(thread)
+        if self.thread is not thread or self.generating:
+            return  # the user moved on while the prompt was read
         if prompt is None:
             self.notify("Nothing to edit yet: no message has been sent in this thread.", timeout=3)
             return
@@ -131,24 +152,19 @@ class ChatCommands(_Base):
             and self.editing.thread_id == self.thread.id
         )
 
-    def send_edit(self, text: str) -> bool:
-        """Send `text` in place of the prompt being edited. False when there is no edit
-        for this thread any more (then the caller sends it as a new message)."""
-        prompt, self.editing = self.editing, None
-        if prompt is None or self.thread is None or prompt.thread_id != self.thread.id:
+    async def _commit_edit(self, prompt: Message, text: str, typed: str) -> bool:
+        """Store `text` in place of the prompt being edited (in the reply worker, before
+        the reply). False when that prompt is no longer part of the thread (then the
+        caller sends the text as a new message)."""
+        thread = self.thread
+        if thread is None or prompt.thread_id != thread.id:
             return False
         try:
-            self.app.session.edit_commit(self.thread, prompt.id, text)
+            await self.app.session.edit_commit(thread, prompt.id, text)
         except LookupError:
             return False
-        self.generating = True
-        try:
-            self.composer.clear()  # stored above, so it may leave the screen
-            self.show_thread(self.thread)  # the old prompt and reply show as superseded
-            self._start_reply()
-        except BaseException:
-            self.generating = False
-            raise
+        self.clear_sent(typed)  # stored above, so it may leave the screen
+        await self.show_thread(thread)  # the old prompt and reply show as superseded
         self.refresh_threads()
         return True
 
@@ -181,8 +197,8 @@ class ChatCommands(_Base):
             return
         self.model = name
         if self.thread is not None:
-            self.app.store.set_model(self.thread.id, name)
             self.thread.model = name
+            self.run_db(self.app.db.set_model(self.thread.id, name))
         self.update_status()
         self.notify(f"Model: {clean_line(name)} (from the next message on)", timeout=3, markup=False)
 
@@ -210,10 +226,13 @@ class ChatCommands(_Base):
         if self.thread is None:
             self.notify("Nothing to export yet: send a message first.", timeout=3)
             return
+        self.run_db(self._export(self.thread, fmt), group="export")
+
+    async def _export(self, open_thread: Thread, fmt: str) -> None:
         from tuichat.transfer.export import dumps, thread_to_json, thread_to_markdown
 
-        thread = self.app.store.get_thread(self.thread.id) or self.thread
-        messages = self.app.store.messages(thread.id)
+        thread = await self.app.db.get_thread(open_thread.id) or open_thread
+        messages = await self.app.db.messages(thread.id)
         if fmt == "json":
             text = dumps(thread_to_json(thread, messages))
         else:
@@ -231,7 +250,7 @@ class ChatCommands(_Base):
         """Open the search screen (ChatScreen.action_search) with `query` typed in."""
         from tuichat.ui.screens.search import SearchScreen
 
-        self.app.push_screen(SearchScreen(self.app.store, query), self._picked_hit)
+        self.app.push_screen(SearchScreen(self.app.store, query, db=self.app.db), self._picked_hit)
 
     def action_help(self) -> None:
         """List the slash commands and keys in the log."""
@@ -246,7 +265,7 @@ class ChatCommands(_Base):
         """What Enter does: run a slash command, or send the text."""
         parsed = parse(text)
         if isinstance(parsed, SendText):
-            self.send(parsed.text)
+            self.send(parsed.text, typed=text)
         elif isinstance(parsed, CommandError):
             # Never sent, and the text stays in the composer to be fixed.
             self.app.bell()
@@ -277,8 +296,15 @@ class ChatCommands(_Base):
                 self.say("Nothing to title yet: send a message first.")
                 return False
             arg = arg[:200]  # as the rename dialog allows
-            self.app.store.set_title(self.thread.id, arg)
-            self.thread.title = arg
+            try:
+                await self.app.db.set_title(self.thread.id, arg)
+            except TuichatError as exc:
+                self.report(exc, kept=True)
+                return False
+            except LookupError:  # deleted in another window meanwhile
+                self.say("This thread no longer exists (deleted in another window).")
+                return False
+            self.thread.title = self.thread_title = arg
             self.refresh_threads()
             self.update_status()
             self.notify(f"Renamed to {clean_line(first_line(arg, 60))}", timeout=3, markup=False)

@@ -21,6 +21,7 @@ from tuichat.core.models import SearchHit, SearchPage
 from tuichat.core.text import clean_line, sanitize
 from tuichat.core.timestamps import local_date
 from tuichat.store import Store
+from tuichat.store.async_store import AsyncStore
 
 # Results follow the typing, but a query runs only once typing pauses this long.
 DEBOUNCE = 0.15
@@ -122,9 +123,10 @@ class SearchScreen(ModalScreen[tuple[SearchHit, str] | None]):
     }
     """
 
-    def __init__(self, store: Store, query: str = "") -> None:
+    def __init__(self, store: Store, query: str = "", *, db: AsyncStore | None = None) -> None:
         super().__init__()
         self.store = store
+        self.db = db  # the app's database thread, for a database only it can reach
         self.initial_query = query
         self.hits: list[SearchHit] = []
         self.shown_query: str | None = None  # the query the list shows results of
@@ -140,7 +142,7 @@ class SearchScreen(ModalScreen[tuple[SearchHit, str] | None]):
         self._jobs: queue.SimpleQueue[tuple[int, str] | None] = queue.SimpleQueue()
         self._thread_started = False
         # A private in-memory database (tests) exists only on its own connection, so it
-        # can only be searched here, on the UI thread.
+        # is searched on that connection's thread (the app's database thread).
         self._in_thread = str(store.path) != ":memory:"
 
     def compose(self) -> ComposeResult:
@@ -197,8 +199,14 @@ class SearchScreen(ModalScreen[tuple[SearchHit, str] | None]):
                 self._thread_started = True
                 self._search_thread()
             self._jobs.put((self._generation, query))
+        elif self.db is not None:
+            self._search_on_db_thread(self.db, query)
         else:
             self.show_results(query, self._search_all(self.store, query))
+
+    @work(exclusive=True, group="search", exit_on_error=False)
+    async def _search_on_db_thread(self, db: AsyncStore, query: str) -> None:
+        self.show_results(query, await db.call(self._search_all, db.store, query))
 
     @staticmethod
     def _search_all(store: Store, query: str) -> SearchPage | Exception:

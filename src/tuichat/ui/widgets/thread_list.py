@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -53,8 +54,9 @@ LOAD_MARGIN = 5
 # End loads everything that is left, in pages this big.
 END_PAGE_SIZE = 2000
 
-# `load(limit, offset)` -> up to `limit` threads from `offset`, most recent first.
-PageLoader = Callable[[int, int], list[Thread]]
+# `await load(limit, offset)` -> up to `limit` threads from `offset`, most recent first.
+# A coroutine: the store is read on its own thread, never on the event loop.
+PageLoader = Callable[[int, int], Awaitable[list[Thread]]]
 
 
 class ThreadLabel(Visual):
@@ -158,7 +160,8 @@ class ThreadList(OptionList):
         self._source: object = None  # what is listed (the filter text), see show_threads
         self._offset = 0  # threads fetched so far: where the next page starts
         self._complete = True  # the last page came back short: nothing more to load
-        self._busy = False  # (re)building: scroll and highlight changes load nothing
+        self._busy = False  # (re)building or reading a page: nothing else loads meanwhile
+        self._generation = 0  # bumped by each listing: a page of an older one is dropped
         # What is on show, so an unchanged result (a keystroke that matches the same
         # threads) costs no rebuild. The minute is part of it to keep ages fresh.
         self._minute = -1
@@ -170,19 +173,27 @@ class ThreadList(OptionList):
         """Every thread of the listing is loaded (none is left for scrolling to load)."""
         return self._complete
 
-    def show_threads(self, load: PageLoader, current_id: int | None = None, *, source: object = None) -> None:
-        """List the threads `load(limit, offset)` returns, a page at a time, and keep the
-        current thread highlighted. `source` says what is listed (the filter text): for
+    async def show_threads(
+        self, load: PageLoader, current_id: int | None = None, *, source: object = None,
+        keep_highlight: bool = False,
+    ) -> None:
+        """List the threads `await load(limit, offset)` returns, a page at a time, and keep
+        the current thread highlighted. `source` says what is listed (the filter text): for
         the same source again (a refresh after a send, a rename, a delete) as many
-        threads as are loaded now are reloaded, so the user keeps their place."""
+        threads as are loaded now are reloaded, so the user keeps their place.
+        `keep_highlight`: keep the highlighted thread rather than the current one (a
+        refresh because another window changed the database, not because of the user)."""
         same_source = self._load is not None and source == self._source
         count = self._page_size()
         if same_source:
             count = max(count, self._offset)
+        self._generation += 1
+        generation = self._generation
         self._load, self._source = load, source
-        threads = self._fetch(count, 0)
-        if threads is None:
-            return
+        threads = await self._fetch(count, 0)
+        if threads is None or generation != self._generation:
+            return  # failed, or a newer listing was asked for while this one was read
+        highlighted = self.highlighted_thread_id if keep_highlight else None
         self._offset = len(threads)
         self._complete = len(threads) < count
         now = time.time()
@@ -198,7 +209,10 @@ class ThreadList(OptionList):
                     self.scroll_to(y=scroll_y, animate=False, immediate=True)
             finally:
                 self._busy = False
-        self.mark_current(current_id)
+        if keep_highlight and highlighted is not None and self.has_focus:
+            self.mark_current(highlighted)
+        else:
+            self.mark_current(current_id)
         self._load_if_near_end()
 
     def mark_current(self, thread_id: int | None) -> None:
@@ -218,26 +232,27 @@ class ThreadList(OptionList):
     def _page_size(self) -> int:
         return max(PAGE_SIZE, 2 * self._visible_entries())
 
-    def _fetch(self, limit: int, offset: int) -> list[Thread] | None:
+    async def _fetch(self, limit: int, offset: int) -> list[Thread] | None:
         """A page from the store, or None (and a short message) if reading failed."""
         assert self._load is not None
         try:
-            return self._load(limit, offset)
+            return await self._load(limit, offset)
         except Exception as error:  # noqa: BLE001 - the app keeps running, with what it has
             self._complete = True  # no retry per scroll step; the next refresh tries again
             self.notify(f"Could not load threads: {sanitize(str(error))}", severity="error", markup=False)
             return None
 
-    def load_more(self, limit: int | None = None) -> bool:
+    async def load_more(self, limit: int | None = None) -> bool:
         """Append the next page; False when there is nothing more (or reading failed)."""
         if self._complete or self._load is None or self._busy:
             return False
         limit = limit or self._page_size()
+        generation = self._generation
         self._busy = True
         try:
-            threads = self._fetch(limit, self._offset)
-            if threads is None:
-                return False
+            threads = await self._fetch(limit, self._offset)
+            if threads is None or generation != self._generation:
+                return False  # a new listing replaced the one this page belonged to
             self._offset += len(threads)
             self._complete = len(threads) < limit
             # Offsets shift if a thread moved up since the last page (each change in the
@@ -260,7 +275,9 @@ class ThreadList(OptionList):
         visible = self._visible_entries()
         last_seen = max(self.highlighted or 0, int(self.scroll_y) // ENTRY_HEIGHT + visible)
         if self.option_count - 1 - last_seen < visible + LOAD_MARGIN:
-            self.load_more()
+            # Read off the event loop (the store answers on its own thread); `_busy`
+            # keeps it to one page at a time.
+            self.run_worker(self.load_more(), group="thread-pages", exit_on_error=False)
 
     def watch_highlighted(self, highlighted: int | None) -> None:
         super().watch_highlighted(highlighted)
@@ -273,9 +290,11 @@ class ThreadList(OptionList):
     def on_resize(self, event: events.Resize) -> None:
         self._load_if_near_end()  # a taller list shows more
 
-    def action_last(self) -> None:
+    async def action_last(self) -> None:
         """End: the real end, the oldest thread, loading whatever is left."""
-        while self.load_more(END_PAGE_SIZE):
+        while self._busy:  # a page already on its way: it is part of what End must show
+            await asyncio.sleep(0.01)
+        while await self.load_more(END_PAGE_SIZE):
             pass
         super().action_last()
 

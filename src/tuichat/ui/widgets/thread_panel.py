@@ -1,8 +1,8 @@
 """The left panel: a filter box above the thread list.
 
 The panel does not read the store: it posts `ThreadPanel.FilterChanged` and the screen,
-which owns the store, answers by calling `show_threads` with a function that reads a
-page of the matching threads; the list asks it for more as the user scrolls down.
+which owns the store, answers by calling `show_threads` with a coroutine function that
+reads a page of the matching threads off the event loop; the list asks it for more as the user scrolls down.
 """
 
 from __future__ import annotations
@@ -84,9 +84,13 @@ class ThreadPanel(Vertical):
     def thread_list(self) -> ThreadList:
         return self.query_one(ThreadList)
 
-    def show_threads(self, load: PageLoader, current_id: int | None = None) -> None:
-        """List what `load(limit, offset)` reads, for the filter as it is now."""
-        self.thread_list.show_threads(load, current_id, source=self.filter_text)
+    async def show_threads(
+        self, load: PageLoader, current_id: int | None = None, *, keep_highlight: bool = False
+    ) -> None:
+        """List what `await load(limit, offset)` reads, for the filter as it is now."""
+        await self.thread_list.show_threads(
+            load, current_id, source=self.filter_text, keep_highlight=keep_highlight
+        )
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

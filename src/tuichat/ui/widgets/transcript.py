@@ -17,7 +17,8 @@ for older pages as the view comes near the top, a jump needs them, or Home is pr
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from copy import copy
 from time import perf_counter
 from typing import NamedTuple
@@ -40,7 +41,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from tuichat.core.blocks import BlockSplitter
-from tuichat.core.models import DONE, ERROR, STOPPED, STREAMING, SUPERSEDED
+from tuichat.core.models import DONE, ERROR, INTERRUPTED, STOPPED, STREAMING, SUPERSEDED
 from tuichat.core.text import clean_line, sanitize
 
 LENGTH = "length"
@@ -68,9 +69,10 @@ class Shown(NamedTuple):
     note: str | None = None
 
 
-OlderLoader = Callable[[int], tuple[list[Shown], int]]
-"""Called with how many messages are wanted at least: returns the next older messages
-(oldest first) and how many user/assistant messages are still older than those."""
+OlderLoader = Callable[[int], Awaitable[tuple[list[Shown], int]]]
+"""Awaited with how many messages are wanted at least: returns the next older messages
+(oldest first) and how many user/assistant messages are still older than those. A
+coroutine: the store is read on its own thread, so scrolling never waits for SQLite."""
 
 # Messages read per older page: a few screens' worth even of one-line messages.
 OLDER_PAGE = 200
@@ -466,6 +468,7 @@ class Transcript(ScrollView, can_focus=True):
         self._jump: tuple[int, str | None] | None = None  # scroll_to_message before layout
         self._older: OlderLoader | None = None  # reads the messages above the first entry
         self._unloaded = 0  # user/assistant messages older than the first entry, not read
+        self._older_lock = asyncio.Lock()  # one older page read at a time
 
     # ----------------------------------------------------------------- public API
 
@@ -515,18 +518,34 @@ class Transcript(ScrollView, can_focus=True):
         self._unloaded = max(0, unloaded) if loader is not None else 0
 
     @property
+    def following(self) -> bool:
+        """The view is at the end and follows what is added there."""
+        return self._at_end
+
+    @property
     def unloaded(self) -> int:
         """How many older messages of the thread are not read yet."""
         return self._unloaded
 
-    def load_older(self, at_least: int = OLDER_PAGE) -> int:
+    async def load_older(self, at_least: int = OLDER_PAGE) -> int:
         """Read older messages (at least `at_least` of them, if the thread has that many)
         and insert them above, keeping the view on what it shows. Returns how many
         entries were added."""
-        loader = self._older
-        if loader is None:
-            return 0
-        shown, remaining = loader(max(at_least, OLDER_PAGE))
+        async with self._older_lock:
+            loader = self._older
+            if loader is None:
+                return 0
+            try:
+                shown, remaining = await loader(max(at_least, OLDER_PAGE))
+            except Exception as error:  # noqa: BLE001 - a locked or damaged database
+                self.notify(f"Could not read older messages: {sanitize(str(error))}",
+                            severity="error", markup=False)
+                return 0
+            if self._older is not loader:
+                return 0  # cleared (another thread opened) while the page was read
+            return self._insert_older(shown, remaining)
+
+    def _insert_older(self, shown: list[Shown], remaining: int) -> int:
         self._unloaded = max(0, remaining)
         if not shown or remaining <= 0:
             self._older = None
@@ -563,8 +582,10 @@ class Transcript(ScrollView, can_focus=True):
     def _load_if_near_top(self) -> None:
         """Read an older page when the view is within a screen of the top."""
         if self._older is not None and self._width > 0 and not self._realizing:
+            if self._older_lock.locked():
+                return  # a page is on its way
             if self.scroll_offset.y < 2 * max(1, self.scrollable_content_region.height):
-                self.load_older()
+                self.run_worker(self.load_older(), group="older", exit_on_error=False)
 
     def add_notice(self, text: str) -> None:
         """Append a dim system notice (a persona greeting, an error)."""
@@ -682,12 +703,19 @@ class Transcript(ScrollView, can_focus=True):
                 return _source(entry)
         return None
 
+    async def load_through(self, position: int) -> None:
+        """Read older pages down to message number `position` (see scroll_to_message),
+        so that scroll_to_message can show it."""
+        if 0 <= position < self._unloaded:
+            await self.load_older(self._unloaded - position)
+
     def scroll_to_message(self, position: int, *, find: str | None = None, highlight: bool = True) -> None:
         """Show message number `position` (0 = the first user or assistant message, as
         Store.message_position counts) at the top of the view, and stop following the end.
 
         Only the message and a screenful around it are rendered, whatever the thread's
-        length. With `find`, the first line of the message containing it (ignoring case)
+        length. A message not read yet (older than the loaded pages) needs
+        `await load_through(position)` first; without it nothing happens. With `find`, the first line of the message containing it (ignoring case)
         is brought into view too, for a long message matched far down. With `highlight`,
         the message also gets the cursor.
         """
@@ -706,8 +734,6 @@ class Transcript(ScrollView, can_focus=True):
     def _entry_index(self, position: int) -> int | None:
         if position < 0:
             return None
-        if position < self._unloaded:
-            self.load_older(self._unloaded - position)  # read down to that message
         position -= self._unloaded
         if position < 0:
             return None
@@ -760,7 +786,7 @@ class Transcript(ScrollView, can_focus=True):
         self._realize(follow=self._at_end)
         self.refresh()
 
-    def _move_cursor(self, step: int) -> None:
+    async def _move_cursor(self, step: int) -> None:
         entries = self._entries
         index = self._cursor
         if index is None:
@@ -783,7 +809,7 @@ class Transcript(ScrollView, can_focus=True):
             index = candidates[-1] if step < 0 else candidates[0]
         else:
             if step < 0 and self._older is not None and not any(map(_is_message, entries[:index])):
-                index += self.load_older()  # the message above is not read yet
+                index += await self.load_older()  # the message above is not read yet
                 entries = self._entries
             index += step
             while 0 <= index < len(entries) and not _is_message(entries[index]):
@@ -793,11 +819,11 @@ class Transcript(ScrollView, can_focus=True):
         self._cursor = index
         self._show_entry(index, nearest=True)
 
-    def action_previous_message(self) -> None:
-        self._move_cursor(-1)
+    async def action_previous_message(self) -> None:
+        await self._move_cursor(-1)
 
-    def action_next_message(self) -> None:
-        self._move_cursor(+1)
+    async def action_next_message(self) -> None:
+        await self._move_cursor(+1)
 
     def action_copy_message(self) -> None:
         text = self.highlighted_text
@@ -851,13 +877,13 @@ class Transcript(ScrollView, can_focus=True):
             style = style + self.get_component_rich_style("transcript--cursor")
         return entry.line(line_y - self._offsets[index]).apply_style(style)
 
-    def action_scroll_home(self) -> None:
+    async def action_scroll_home(self) -> None:
         # Jump, don't animate: an animated scroll through a long thread would render
         # every message it passes on the way.
         if not self.allow_vertical_scroll:
             raise SkipAction()
         if self._older is not None:
-            self.load_older(self._unloaded)  # the top of the thread, not of what is read
+            await self.load_older(self._unloaded)  # the top of the thread, not of what is read
         self.scroll_home(animate=False, immediate=True, x_axis=False)
 
     def action_scroll_end(self) -> None:
@@ -1213,6 +1239,12 @@ class Transcript(ScrollView, can_focus=True):
         elif entry.status == SUPERSEDED:
             line = Text("↺ superseded (replaced by a regenerated reply or an edit)")
             line.stylize(self._style("transcript--superseded"))
+        elif entry.status == INTERRUPTED:
+            # Not the user's Esc: the process writing it went away (closed, killed).
+            line = Text("⏹ interrupted: the window writing it closed", style=self._style("transcript--stopped"))
+        elif entry.status == STREAMING and not isinstance(entry, _Reply):
+            # Stored as streaming: another window (or a pipe run) is writing it now.
+            line = Text("… still being written in another window", style=self._style("transcript--waiting"))
         elif entry.status == DONE and not entry.content.strip() and entry.role == "assistant":
             line = Text("(empty reply)", style=self._style("transcript--waiting"))
         else:
