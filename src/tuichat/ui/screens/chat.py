@@ -588,8 +588,12 @@ class ChatScreen(ChatCommands, Screen[None]):
                 transcript.end_reply(STOPPED)
                 raise
             except ProviderError as exc:
+                # F5 works at once: the read that confirms it (after the release) would
+                # leave the key dead for a moment, and the error says "F5 retries".
+                self.can_retry = True
                 self.show_error(exc)
             except TuichatError as exc:  # nothing was streamed: the database refused
+                self.can_retry = True  # the prompt is stored, its reply is not
                 transcript.end_reply(ERROR, f"{exc.title}. {exc.detail}")
                 self.report(exc)
         finally:
