@@ -428,7 +428,7 @@ class ChatScreen(ChatCommands, Screen[None]):
     # -- other windows: what they write shows up here within a second -----------------------
 
     def _poll(self) -> None:
-        if not self._polling and self._data_version is not None:
+        if not self._polling and self.ready:
             self._polling = True
             self.run_worker(self._check_changes(), group="poll", exit_on_error=False)
 
@@ -437,7 +437,9 @@ class ChatScreen(ChatCommands, Screen[None]):
         nothing else is read."""
         try:
             version = await self.app.db.data_version()
-            if version == self._data_version:
+            if self._data_version is None or version == self._data_version:
+                # None: the first read at start-up failed (a lock); this is the baseline.
+                self._data_version = version
                 return
             self._data_version = version
             await self._refresh_threads(keep_highlight=True)
