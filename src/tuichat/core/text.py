@@ -64,10 +64,11 @@ def _picture(code: int) -> str:
 _C0_C1 = [c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)] + list(range(0x7F, 0xA0))
 _SURROGATES = range(0xD800, 0xE000)
 
-# str.translate tables, one per mode. Surrogates map to U+FFFD in each.
+# Replacement tables, one per mode. Lone surrogates are not listed (2,048 of them would
+# cost milliseconds at start-up): every mode's pattern matches them, and a character
+# missing from the table becomes U+FFFD.
 _SHOW: dict[int, str] = {c: _picture(c) for c in _C0_C1}
 _SHOW.update({c: _mark(n) for c, n in _BIDI_CONTROLS.items()})
-_SHOW.update(dict.fromkeys(_SURROGATES, REPLACEMENT))
 
 _LINE: dict[int, str] = dict(_SHOW)
 _LINE.update({c: _mark(n) for c, n in {**_BIDI_MARKS, **_INVISIBLE}.items()})
@@ -75,17 +76,31 @@ _LINE.update(dict.fromkeys((0x09, 0x0A, *_SEPARATORS), " "))
 
 _STRIP: dict[int, str | None] = dict.fromkeys(_C0_C1)
 _STRIP.update(dict.fromkeys(_BIDI_CONTROLS))
-_STRIP.update(dict.fromkeys(_SURROGATES, REPLACEMENT))
 
 _BY_CHAR = {
     mode: {chr(c): "" if r is None else r for c, r in table.items()}
     for mode, table in (("show", _SHOW), ("line", _LINE), ("strip", _STRIP))
 }
 
-# Anything any table changes (plus CR): text without one of these is returned as it is,
-# which is the common case and keeps streaming cheap.
+def _char_class(codes) -> str:
+    """A regex character class of `codes`, written as ranges (compiles in microseconds)."""
+    parts: list[str] = []
+    codes = sorted(codes)
+    start = prev = codes[0]
+    for code in [*codes[1:], None]:
+        if code is not None and code == prev + 1:
+            prev = code
+            continue
+        parts.append(re.escape(chr(start)) if start == prev else f"{re.escape(chr(start))}-{re.escape(chr(prev))}")
+        if code is not None:
+            start = prev = code
+    return "[" + "".join(parts) + "]"
+
+
+# Anything any table changes (plus CR and lone surrogates): text without one of these is
+# returned as it is, which is the common case and keeps streaming cheap.
 _UNSAFE = {
-    mode: re.compile("[" + "".join(re.escape(chr(c)) for c in sorted({*table, 0x0D})) + "]")
+    mode: re.compile(_char_class({*table, 0x0D, *_SURROGATES}))
     for mode, table in (("show", _SHOW), ("line", _LINE), ("strip", _STRIP))
 }
 
@@ -120,7 +135,7 @@ def sanitize(text: str, *, line: bool = False, strip: bool = False) -> str:
         text = _SEQUENCE.sub("", text)
     # Replace only what matched: much faster than str.translate on long, mostly clean text.
     table = _BY_CHAR[mode]
-    return _UNSAFE[mode].sub(lambda match: table[match.group()], text)
+    return _UNSAFE[mode].sub(lambda match: table.get(match.group(), REPLACEMENT), text)
 
 
 def clean_line(text: str) -> str:
@@ -146,9 +161,7 @@ def json_inert(json_text: str) -> str:
 
 
 # JSON escapes C0 itself; tab, newline and CR outside strings are its own whitespace.
-_JSON_UNSAFE = re.compile(
-    "[" + "".join(re.escape(chr(c)) for c in sorted(_LINE) if c not in (0x09, 0x0A, 0x0D)) + "]"
-)
+_JSON_UNSAFE = re.compile(_char_class({*_LINE, *_SURROGATES} - {0x09, 0x0A, 0x0D}))
 
 
 class StreamCleaner:
