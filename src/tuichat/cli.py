@@ -102,6 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except sqlite3.Error as exc:
+        # A history command meeting a locked, full or damaged database: plain words.
+        from tuichat.store.async_store import storage_error
+
+        _error(storage_error(exc, getattr(args, "db", None) or paths.db_path()))
+        return 1
     except Exception as exc:  # noqa: BLE001 - the user gets a message, the log gets the traceback
         log = _write_crash_log()
         # Exception text may quote a server or a URL: inert, and no credentials.
@@ -209,10 +215,11 @@ def _error(exc: TuichatError) -> None:
 
 def _write_crash_log() -> Path | None:
     try:
-        log = paths.data_dir() / "crash.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a", encoding="utf-8", errors="replace") as fh:
+        from tuichat.core.files import open_private, private_dir
+
+        log = private_dir(paths.data_dir()) / "crash.log"
+        with open_private(log, "a") as fh:  # 0600: a traceback may quote the user's text
             fh.write(mask_urls(traceback.format_exc()))  # no user:password@ from a base URL
         return log
-    except OSError:
+    except (OSError, TuichatError):
         return None

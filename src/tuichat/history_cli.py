@@ -17,6 +17,7 @@ from typing import TextIO
 from tuichat import paths
 from tuichat.core.errors import UsageError
 from tuichat.core.models import SearchHit, Thread
+from tuichat.core.files import open_private
 from tuichat.core.text import clean_line, encodable, first_line, sanitize
 from tuichat.core.timestamps import local_datetime
 
@@ -193,7 +194,9 @@ def _export(store, args: argparse.Namespace, out: TextIO) -> int:
         return 0
     try:
         # A file keeps the exact text (lone surrogates aside: UTF-8 cannot hold them).
-        args.output.write_text(encodable(text), encoding="utf-8")
+        # Created 0600 (an export is as private as the history); a FIFO is refused.
+        with open_private(args.output) as fh:
+            fh.write(encodable(text))
     except OSError as exc:
         raise UsageError(f"Cannot write {args.output}", exc.strerror or str(exc)) from None
     print(f"Wrote thread {thread.id} to {args.output}.", file=sys.stderr)

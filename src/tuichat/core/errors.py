@@ -46,3 +46,8 @@ class StorageError(TuichatError):
 class BusyElsewhereError(TuichatError):
     """A reply in this thread is still being written by another tuichat (another window,
     a pipe run): it cannot be regenerated, edited or replaced until it ends."""
+
+
+class DatabaseRefusedError(UsageError):
+    """--db names a file tuichat must not use as its history: another program's SQLite
+    database, one made by a newer tuichat, or not a database at all. It is left untouched."""

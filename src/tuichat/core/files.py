@@ -100,3 +100,61 @@ def check_not_special(path: Path, error: type[UsageError], title: str) -> None:
         raise error(title, f"{str(path)!r}: not a usable file name (it holds a NUL byte)") from None
     if not stat.S_ISREG(mode):
         raise error(title, f"{path}: is {_kind(mode)}, not a regular file; give the path of a file")
+
+
+# -- files tuichat creates: private to the user ----------------------------------------------
+# History, drafts and crash logs are as private as the user's mail: 0600 files in 0700
+# folders, whatever the umask. A file or folder that already exists keeps its mode (the
+# user chose it).
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and any missing parents as 0700 folders (existing ones are left as
+    they are); return it."""
+    missing = []
+    for folder in [path, *path.parents]:
+        if folder.exists():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # another process made it just now
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+    return path
+
+
+def create_private(path: Path) -> bool:
+    """Create `path` as an empty 0600 file if it does not exist; True if it was created."""
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    os.chmod(path, 0o600)
+    return True
+
+
+def open_private(path: Path, mode: str = "w"):
+    """Open `path` for writing ("w") or appending ("a") as text, created 0600 if new.
+    A pipe, device or directory is refused (UsageError) before anything is written:
+    opening it would block or write somewhere unexpected."""
+    check_not_special(path, UsageError, f"Cannot write {path}")
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NONBLOCK", 0)
+    flags |= os.O_APPEND if mode == "a" else os.O_TRUNC
+    created = not path.exists()
+    fd = os.open(path, flags, 0o600)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"Cannot write {path}",
+                             f"{path}: is {_kind(os.fstat(fd).st_mode)}, not a regular file; give a file name")
+        if created:
+            os.fchmod(fd, 0o600)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, mode, encoding="utf-8", errors="replace")

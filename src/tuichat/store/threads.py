@@ -23,7 +23,7 @@ from tuichat.core.models import (
     Usage,
 )
 from tuichat.core.text import first_line
-from tuichat.store.db import connect
+from tuichat.store.db import open_database
 from tuichat.store.leases import LEASE_TTL, owner_gone
 from tuichat.store.search import (
     LIKE_ESCAPE,
@@ -89,10 +89,14 @@ class Store:
     `clock` exists for tests that need distinct, ordered timestamps.
     """
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: str | Path, *, clock: Callable[[], float] = time.time, read_only: bool | None = None
+    ) -> None:
         self.path = path
         self._clock = clock
-        self._conn = connect(path)
+        # read_only: None decides from the file's permissions (store/db.py); a read-only
+        # store reads and searches, and every write fails (the session says why first).
+        self._conn, self.read_only = open_database(path, read_only=read_only)
 
     def close(self) -> None:
         self._conn.close()
