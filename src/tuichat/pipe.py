@@ -4,6 +4,7 @@ Errors go to stderr with exit code 1. The exchange is saved as a thread, like th
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Callable
 
@@ -96,21 +97,66 @@ def run_pipe(
     sink = StdoutSink(raw=raw)
     try:
         message = asyncio.run(_send(provider_factory, store, thread, persona, text, sink))
+    except Terminated as exc:
+        # SIGTERM/SIGHUP: the reply so far is saved as "interrupted"; the shell's
+        # convention for death by a signal is 128 + its number. (Ctrl+C and kill -INT
+        # arrive as KeyboardInterrupt once asyncio.run has cancelled the send, which
+        # saved the reply as "stopped"; cli.main exits 130.)
+        return 128 + exc.signum
     finally:
         sink.close()  # the text so far, also when the reply failed or was interrupted
-    if sink.last and not sink.last.endswith("\n"):
-        sys.stdout.write("\n")
-    sys.stdout.flush()
+        _finish_line(sink)
     if message.finish_reason == "length":
         print("tuichat: the reply was cut off: the model hit its token limit", file=sys.stderr)
     return 0
 
 
+def _finish_line(sink: StdoutSink) -> None:
+    try:
+        if sink.last and not sink.last.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        pass  # the reader went away (`| head`): nothing more to say to it
+
+
+class Terminated(Exception):
+    """The send was ended by SIGTERM or SIGHUP (`signum`)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 async def _send(provider_factory, store, thread, persona, text, sink):
     provider = provider_factory()
     db = AsyncStore(store)
+    session = ChatSession(db, provider)
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def terminate(signum: int) -> None:
+        if not received:
+            received.append(signum)
+            session.interrupt()  # the cancellation below ends the reply as "interrupted"
+            task.cancel()
+
+    handled = []
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            loop.add_signal_handler(signum, terminate, signum)
+            handled.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # no signals here (Windows) or not the main thread
     try:
-        return await ChatSession(db, provider).send(thread, persona, text, sink)
+        return await session.send(thread, persona, text, sink)
+    except asyncio.CancelledError:
+        if received:
+            raise Terminated(received[0]) from None
+        raise
     finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
         await provider.aclose()
         db.detach()

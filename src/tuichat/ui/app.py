@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import signal
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -19,6 +20,10 @@ from tuichat.session import ChatSession
 from tuichat.store import Store
 from tuichat.store.async_store import AsyncStore
 from tuichat.ui.screens.chat import ChatScreen
+
+
+# How long a SIGTERM/SIGHUP waits for the reply's final write before exiting anyway.
+TERMINATE_SAVE_SECONDS = 5.0
 
 
 def _palette_commands() -> type:
@@ -68,6 +73,7 @@ class TuichatApp(App[None]):
         self.start_thread = thread
         self._provider_factory = provider_factory
         self._session: ChatSession | None = None
+        self._terminating = 0  # the signal being handled, once one arrives
         self._warm_up_worker: Worker[None] | None = None
         # The server's model list (GET /models), fetched once when first needed; None
         # until it arrives. [] when the server has none or the request failed.
@@ -104,10 +110,44 @@ class TuichatApp(App[None]):
         # Everything alive after the first frame lives as long as the app: keep it out
         # of the garbage collector's full passes, which otherwise stall streaming.
         self.call_after_refresh(gc.freeze)
+        self._handle_termination()
         if self._bad_theme:
             themes = ", ".join(sorted(self.available_themes))
             self.notify(f"Unknown theme {self.settings.theme!r} in config.toml; available: {themes}",
                         title="config.toml", severity="warning", timeout=10, markup=False)
+
+    def _handle_termination(self) -> None:
+        """SIGTERM (kill, a logout) and SIGHUP (the terminal closed) end the app the way
+        Ctrl+Q does: the reply is saved, as "interrupted", and Textual puts the terminal
+        back (normal screen, mouse off, cursor on). Python's default for both is to die on
+        the spot, leaving the terminal in the alternate screen with the mouse on."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(signum, self._terminate, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                return  # not the main thread (tests), or no signals here (Windows)
+
+    def _terminate(self, signum: int) -> None:
+        if self._terminating:
+            return  # a second signal while saving: the first one is already on its way out
+        self._terminating = signum
+        if self._session is not None:
+            self._session.interrupt()
+        self.run_worker(self._save_and_exit(), name="terminate", exit_on_error=False)
+
+    async def _save_and_exit(self) -> None:
+        from tuichat.ui.screens.chat import ChatScreen
+
+        try:
+            for screen in self.screen_stack:
+                if isinstance(screen, ChatScreen):
+                    # Bounded: a database locked elsewhere must not keep a killed app alive.
+                    await asyncio.wait_for(screen.stop_reply(), TERMINATE_SAVE_SECONDS)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - exiting regardless
+            pass
+        finally:
+            self.exit(return_code=128 + self._terminating)
 
     def warm_up(self) -> None:
         """Import the SDK and build its client in a worker thread, once. Called when the
