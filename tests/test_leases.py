@@ -252,3 +252,50 @@ def test_ten_concurrent_pipe_runs_and_another_writer_share_one_database(tmp_path
         printed = {out.strip() for out, _ in results}
         assert printed == {a.strip() for a in answers}
         assert status_of(store, writer.thread_id) == [("half an answer, and the rest", DONE)]
+
+
+def test_two_apps_and_ten_pipe_runs_on_one_database(tmp_path, fake_server):
+    from test_signals import PtyApp, env_for, wait_until
+
+    path = tmp_path / "shared.db"
+    Store(path).close()
+    replies = [Reply.text(f"Reply {i} here. " * 10, chunk_size=5, delay=0.002) for i in range(12)]
+    fake_server.script(*replies)
+    env = env_for(tmp_path)
+    apps = [PtyApp(["--db", str(path), "--base-url", fake_server.base_url], env) for _ in range(2)]
+    try:
+        for app in apps:
+            wait_until(lambda: "Quit" in app.text(), "the first screen")
+        for i, app in enumerate(apps):
+            app.type(f"window {i} asks\r")
+        env_pipe = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))}
+        runs = [subprocess.Popen([sys.executable, "-m", "tuichat", "--db", str(path), "--base-url",
+                                  fake_server.base_url, "-p", f"pipe {i} asks"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=env_pipe) for i in range(10)]
+        results = [run.communicate(timeout=120) for run in runs]
+        for run, (_, err) in zip(runs, results):
+            assert run.returncode == 0, err
+
+        def all_done() -> bool:
+            with Store(path) as store:
+                threads = store.list_threads(limit=100)
+                return len(threads) == 12 and all(
+                    [m.status for m in store.messages(t.id)] == [DONE, DONE] for t in threads)
+
+        wait_until(all_done, "every exchange saved")
+        for app in apps:
+            app.type("\x11")  # Ctrl+Q
+            assert app.finish() == 0
+            assert "locked" not in app.text() and "busy" not in app.text().lower()
+    finally:
+        for app in apps:
+            if app.proc.poll() is None:
+                app.proc.kill()
+    with Store(path) as store:
+        threads = store.list_threads(limit=100)
+        prompts = sorted(store.messages(t.id)[0].content for t in threads)
+        assert prompts == sorted([f"window {i} asks" for i in range(2)] + [f"pipe {i} asks" for i in range(10)])
+        for thread in threads:
+            assert thread.title == store.messages(thread.id)[0].content  # no thread mixed up
+        answers = sorted(store.messages(t.id)[1].content for t in threads)
+        assert answers == sorted("".join(r.chunks) for r in replies)
