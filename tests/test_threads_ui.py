@@ -11,7 +11,7 @@ from fake_openai import Reply
 from textual.widgets import Button, Input, Label
 
 from tuichat.store import Store
-from tuichat.titles import TITLE_MAX_TOKENS, TITLE_PROMPT
+from tuichat.session.titles import TITLE_MAX_TOKENS, TITLE_PROMPT
 from tuichat.ui.screens.chat import ChatScreen
 from tuichat.ui.screens.dialogs import ConfirmDialog, TextPromptDialog
 from tuichat.ui.widgets.composer import Composer

@@ -8,7 +8,7 @@ from fake_openai import Reply
 from tuichat.core.errors import ProviderError
 from tuichat.core.events import Finished, TextDelta
 from tuichat.providers.openai import OpenAIProvider
-from tuichat.titles import (
+from tuichat.session.titles import (
     MAX_TITLE_CHARS,
     TITLE_MAX_TOKENS,
     TITLE_PROMPT,

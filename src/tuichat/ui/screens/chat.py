@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerError, WorkerState
 
 from tuichat.core.errors import BusyElsewhereError, ProviderError, TuichatError
-from tuichat import titles
+from tuichat.session import titles
 from tuichat.core.models import DONE, ERROR, STOPPED, SUPERSEDED, Message, Persona, SearchHit, Thread
 from tuichat.core.text import clean_line, first_line, sanitize
 from tuichat.store import Store
