@@ -210,7 +210,8 @@ def test_chatgpt_import_follows_the_current_branch_only() -> None:
     ]
     assert [m.created_at for m in thread.messages] == [1_700_000_100.0, 1_700_000_300.0, 1_700_000_400.0]
     assert thread.messages[1].model == "gpt-4o"
-    assert (thread.title, thread.persona, thread.model) == ("Tokyo trip", "default", "gpt-4o")
+    # The model is each reply's label, not the thread's: '' asks the configured model.
+    assert (thread.title, thread.persona, thread.model) == ("Tokyo trip", "default", "")
     assert (thread.created_at, thread.updated_at) == (1_700_000_000.0, 1_700_000_900.0)
     assert thread.source == "chatgpt:conv-1"
 
@@ -220,7 +221,8 @@ def test_chatgpt_other_branch_when_current_node_points_there() -> None:
     conversation["current_node"] = "a1"
     thread = from_chatgpt(conversation)
     assert [m.content for m in thread.messages] == ["What's in Tokyo?", "OLD BRANCH answer"]
-    assert thread.model == "gpt-4"
+    assert thread.model == ""  # the model is a label of each reply, never the thread's
+    assert [m.model for m in thread.messages] == [None, "gpt-4"]
 
 
 def test_chatgpt_without_model_slug_or_visible_messages() -> None:
@@ -228,7 +230,8 @@ def test_chatgpt_without_model_slug_or_visible_messages() -> None:
     for item in conversation["mapping"].values():
         if item["message"]:
             item["message"]["metadata"].pop("model_slug", None)
-    assert from_chatgpt(conversation).model == "chatgpt"
+    thread = from_chatgpt(conversation)
+    assert thread.model == "" and all(m.model is None for m in thread.messages)
     conversation["current_node"] = "sys"
     assert from_chatgpt(conversation) is None  # only a hidden system message: nothing to import
 

@@ -22,6 +22,12 @@ class CommandSpec:
     arg: str  # "none", "optional" or "required"
     single_word: bool = False  # the argument is one name (a persona, a model, a format)
     choices: tuple[str, ...] = ()  # the only accepted arguments, when fixed
+    keep_lines: bool = False  # the argument keeps its newlines (a system prompt)
+
+    @property
+    def handler(self) -> str:
+        """The chat screen's method that carries it out (ui/screens/chat_commands.py)."""
+        return f"slash_{self.name}"
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
@@ -33,7 +39,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("export", "md|json", "write this thread to a file (Markdown by default)", "optional", True,
                 ("md", "json")),
     CommandSpec("search", "TEXT", "search every thread", "optional"),
-    CommandSpec("help", "", "list the commands and keys", "none"),
+    CommandSpec("system", "[TEXT]", "show this thread's system prompt, or set it for this thread", "optional",
+                keep_lines=True),
+    CommandSpec("help", "", "every key and command", "none"),
 )
 
 BY_NAME = {spec.name: spec for spec in COMMANDS}
@@ -76,6 +84,12 @@ def command_list() -> str:
     return "\n".join(lines)
 
 
+def matching(prefix: str) -> list[CommandSpec]:
+    """The commands whose name starts with `prefix` (case-insensitive), in table order."""
+    lowered = prefix.lower()
+    return [spec for spec in COMMANDS if spec.name.startswith(lowered)]
+
+
 def parse(text: str) -> Parsed:
     """What the composer text means: a message to send, a command, or a mistake."""
     if text.startswith("//"):
@@ -84,10 +98,13 @@ def parse(text: str) -> Parsed:
         return SendText(text)
     head, _, rest = text[1:].partition("\n")
     name, _, arg = head.partition(" ")
-    # Everything after the name is the argument, including further lines (for /title
-    # and /search they are folded into one line below).
-    arg = " ".join(f"{arg}\n{rest}".split())
     spec = BY_NAME.get(name.lower())
+    # Everything after the name is the argument, including further lines (folded into
+    # one line, except for a system prompt).
+    if spec is not None and spec.keep_lines:
+        arg = f"{arg}\n{rest}".strip() if rest else arg.strip()
+    else:
+        arg = " ".join(f"{arg}\n{rest}".split())
     if spec is None:
         return CommandError(
             f"Unknown command /{name}. Nothing was sent. Commands:\n{command_list()}"

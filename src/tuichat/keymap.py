@@ -65,6 +65,9 @@ DEFAULT_KEYS = {
     "focus_threads": "ctrl+t", "focus_composer": "ctrl+l", "rename_thread": "f2",
     "delete_thread": "f8", "search": "ctrl+f", "copy_reply": "ctrl+o", "regenerate": "ctrl+g",
     "edit_last": "f3", "edit_last_up": "up", "pick_model": "f4", "complete": "tab",
+    "help": "f1", "toggle_threads": "f9", "page_up": "pageup", "page_down": "pagedown",
+    "transcript_top": "ctrl+home", "transcript_bottom": "ctrl+end", "focus_transcript": "ctrl+up",
+    "previous_version": "alt+left", "next_version": "alt+right", "menu_down": "down",
     "send": "enter", "newline": "shift+enter,ctrl+j",
     "threads.delete": "delete", "threads.clear_filter": "escape", "threads.into_list": "down",
     "previous_message": "k", "next_message": "j", "copy_message": "c", "copy_code": "y",
@@ -74,7 +77,9 @@ DEFAULT_KEYS = {
 
 _CHAT = ("quit", "stop", "reset", "new_thread", "retry", "focus_threads", "focus_composer",
          "rename_thread", "delete_thread", "search", "copy_reply", "regenerate", "edit_last",
-         "edit_last_up", "pick_model", "complete")
+         "edit_last_up", "pick_model", "complete", "help", "toggle_threads", "page_up", "page_down",
+         "transcript_top", "transcript_bottom", "focus_transcript", "previous_version", "next_version",
+         "menu_down")
 # Which bindings answer keys at the same time: the focused widget's, its screen's and the
 # app's. One scope per place the focus can be.
 SCOPES = {
@@ -88,7 +93,10 @@ SCOPES = {
 }
 # Sharing a key on purpose: Esc stops a reply while one streams (check_action), and
 # otherwise falls through to clear the thread filter.
-_SHARED_ON_PURPOSE = {frozenset({"stop", "threads.clear_filter"})}
+# Down moves in the slash menu while it is open (only from the message box), and
+# otherwise falls through to the filter's "into the list".
+_SHARED_ON_PURPOSE = {frozenset({"stop", "threads.clear_filter"}),
+                      frozenset({"menu_down", "threads.into_list"})}
 
 
 class KeyNameError(ValueError):

@@ -44,9 +44,10 @@ class Thread:
     id: int
     title: str
     persona: str
-    model: str
+    model: str  # '' for an imported thread: the configured model is asked
     created_at: float
     updated_at: float
+    system_prompt: str | None = None  # the thread's own (/system); None: the persona's
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -87,6 +88,10 @@ class ChatSession:
         the program is going away), not "stopped" (the user's Escape)."""
         self._interrupted = True
 
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted
+
     async def send(
         self, thread: Thread, persona: Persona | None, text: str, sink: ReplySink
     ) -> Message:
@@ -108,14 +113,29 @@ class ChatSession:
                 " history can still be read and searched. Check the file's permissions.",
             )
 
-    async def reply(self, thread: Thread, persona: Persona | None, sink: ReplySink) -> Message:
-        """Stream a reply to the thread's history as stored (also used to retry)."""
+    async def reply(
+        self, thread: Thread, persona: Persona | None, sink: ReplySink, *,
+        model: str | None = None, system_prompt: str | None = None,
+    ) -> Message:
+        """Stream a reply to the thread's history as stored (also used to retry).
+
+        `model`: the model to ask (default: the thread's). `system_prompt`: the thread's
+        own system prompt, in place of the persona's (None: the persona's). A sink with
+        `on_started(message)` is told the streaming row once it is written."""
         self._check_writable()
+        model = model or thread.model
+        if system_prompt is not None and persona is not None:
+            persona = dataclasses.replace(persona, system_prompt=system_prompt)
+        elif system_prompt is not None:
+            persona = Persona("", "", system_prompt)
         history = await self.db.messages(thread.id)
         messages = build_messages(persona, history)
         reply = await self.db.add_message(
-            thread.id, "assistant", "", status=STREAMING, model=thread.model, lease=self.owner
+            thread.id, "assistant", "", status=STREAMING, model=model, lease=self.owner
         )
+        started = getattr(sink, "on_started", None)
+        if started is not None:
+            started(reply)
         saver = _ReplySaver(self.db, reply.id, self.owner, sink)
         text: list[str] = []
         reasoning: list[str] = []
@@ -125,7 +145,7 @@ class ChatSession:
         last_checkpoint = self._clock()
         heartbeat = asyncio.create_task(self._heartbeat(saver))
         try:
-            async for event in self.provider.stream(messages, thread.model, request_params(persona)):
+            async for event in self.provider.stream(messages, model, request_params(persona)):
                 if isinstance(event, TextDelta):
                     text.append(event.text)
                     sink.on_text(event.text)

@@ -183,3 +183,30 @@ def m006_reply_leases(conn: sqlite3.Connection) -> None:
     # Another process recovers the reply only when this lease is stale, never a live one.
     conn.execute("ALTER TABLE messages ADD COLUMN lease_owner TEXT")
     conn.execute("ALTER TABLE messages ADD COLUMN lease_heartbeat REAL")
+
+
+@migration
+def m007_prior_status(conn: sqlite3.Connection) -> None:
+    # The status a message had before it was superseded (regenerate, edit), so picking
+    # that version again restores it (core/versions.py). NULL: it was "done".
+    conn.execute("ALTER TABLE messages ADD COLUMN prior_status TEXT")
+
+
+@migration
+def m008_prefs(conn: sqlite3.Connection) -> None:
+    # What the app keeps between runs (the theme, whether the thread list is hidden).
+    conn.execute("CREATE TABLE prefs (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@migration
+def m009_imported_model(conn: sqlite3.Connection) -> None:
+    # An imported ChatGPT thread's model ("gpt-4o", "text-davinci-002-render-sha") is a
+    # label of its replies, not something to send to the user's server: '' means "not
+    # chosen", and the app asks the configured model.
+    conn.execute("UPDATE threads SET model = '' WHERE source LIKE 'chatgpt:%'")
+
+
+@migration
+def m010_thread_system_prompt(conn: sqlite3.Connection) -> None:
+    # A thread's own system prompt (/system), in place of its persona's. NULL: the persona's.
+    conn.execute("ALTER TABLE threads ADD COLUMN system_prompt TEXT")

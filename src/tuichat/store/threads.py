@@ -35,7 +35,7 @@ from tuichat.store.search import (
 
 ROLES = get_args(Role)
 
-_THREAD_COLUMNS = "id, title, persona, model, created_at, updated_at"
+_THREAD_COLUMNS = "id, title, persona, model, created_at, updated_at, system_prompt"
 _MESSAGE_COLUMNS = (
     "id, thread_id, role, content, reasoning, status, model, finish_reason, error,"
     " prompt_tokens, completion_tokens, created_at"
@@ -150,7 +150,24 @@ class Store:
     def set_model(self, thread_id: int, model: str) -> None:
         self._set_thread_field(thread_id, "model", model)
 
-    def _set_thread_field(self, thread_id: int, column: str, value: str) -> None:
+    def set_system_prompt(self, thread_id: int, text: str | None) -> None:
+        """The thread's own system prompt; None goes back to its persona's."""
+        self._set_thread_field(thread_id, "system_prompt", text)
+
+    # Preferences the app keeps between runs
+
+    def get_pref(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM prefs WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_pref(self, key: str, value: str) -> None:
+        with self._conn:
+            self._conn.execute(
+                "INSERT INTO prefs (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value),
+            )
+
+    def _set_thread_field(self, thread_id: int, column: str, value: str | None) -> None:
         with self._conn:
             cur = self._conn.execute(
                 f"UPDATE threads SET {column} = ? WHERE id = ?", (value, thread_id)
@@ -522,7 +539,8 @@ class Store:
         now = self._clock()
         with self._conn:
             cur = self._conn.execute(
-                "UPDATE messages SET status = ?, updated_at = ? WHERE id = ? AND NOT"
+                "UPDATE messages SET prior_status = CASE WHEN status = 'superseded' THEN prior_status"
+                " ELSE status END, status = ?, updated_at = ? WHERE id = ? AND NOT"
                 f" (status = '{STREAMING}' AND lease_heartbeat IS NOT NULL AND lease_heartbeat >= ?)",
                 (SUPERSEDED, now, message_id, now - LEASE_TTL),
             )
@@ -534,6 +552,37 @@ class Store:
                     )
                 raise LookupError(f"no message with id {message_id}")
             self._touch_thread_of(message_id, now)
+
+    def pick_version(self, thread_id: int, restore: list[int], supersede: list[int]) -> None:
+        """Make another version of a turn the live one, in one transaction: `restore` get
+        back the status they had before they were superseded, `supersede` are set aside
+        (core/versions.py plans both). Refused (BusyElsewhereError) while any of them is
+        still streaming: a live reply cannot be swapped out."""
+        ids = [*restore, *supersede]
+        if not ids:
+            return
+        marks = ", ".join("?" * len(ids))
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            streaming = self._conn.execute(
+                f"SELECT 1 FROM messages WHERE id IN ({marks}) AND status = '{STREAMING}'", ids
+            ).fetchone()
+            if streaming:
+                raise BusyElsewhereError(
+                    "A reply is still being written",
+                    "wait for it to finish (or stop it), then pick a version.",
+                )
+            for message_id in restore:
+                self._conn.execute(
+                    "UPDATE messages SET status = COALESCE(prior_status, 'done'), prior_status = NULL"
+                    f" WHERE id = ? AND thread_id = ? AND status = '{SUPERSEDED}'", (message_id, thread_id),
+                )
+            for message_id in supersede:
+                self._conn.execute(
+                    "UPDATE messages SET prior_status = status, status = ?"
+                    f" WHERE id = ? AND thread_id = ? AND status != '{SUPERSEDED}'",
+                    (SUPERSEDED, message_id, thread_id),
+                )
 
     def import_thread(
         self,

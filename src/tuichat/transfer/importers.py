@@ -34,7 +34,6 @@ from tuichat.core.text import encodable, first_line
 from tuichat.core.timestamps import is_number, safe_timestamp
 
 CHATGPT_PERSONA = "default"
-CHATGPT_MODEL = "chatgpt"  # when no message says which model answered
 _ROLES = ("system", "user", "assistant")
 # ChatGPT content types that hold what the user saw as text. Others ("code",
 # "execution_output", "thoughts", "user_editable_context", ...) are tool traffic or
@@ -298,7 +297,6 @@ def from_chatgpt(conversation: Any, number: int = 1) -> ImportedThread | None:
     if not isinstance(leaf, str) or leaf not in mapping:
         leaf = _latest_leaf(mapping)
     messages: list[Message] = []
-    model = None
     for node in _branch(mapping, leaf) if leaf else []:
         message = node.get("message")
         if not isinstance(message, dict):
@@ -309,8 +307,6 @@ def from_chatgpt(conversation: Any, number: int = 1) -> ImportedThread | None:
         role = message["author"]["role"]
         slug = _dict(message.get("metadata")).get("model_slug")
         slug = encodable(slug) if isinstance(slug, str) and slug else None
-        if role == "assistant" and slug:
-            model = slug
         messages.append(
             Message(
                 id=0,
@@ -337,7 +333,9 @@ def from_chatgpt(conversation: Any, number: int = 1) -> ImportedThread | None:
     return ImportedThread(
         title=title,
         persona=CHATGPT_PERSONA,
-        model=model or CHATGPT_MODEL,
+        # Not sent to the user's server: ChatGPT's model names are labels there (each reply
+        # keeps its own); '' lets the app ask the configured model.
+        model="",
         created_at=created,
         updated_at=updated,
         source=f"chatgpt:{encodable(conversation_id)}",

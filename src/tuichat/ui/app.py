@@ -17,6 +17,7 @@ from tuichat.core.models import Persona, Thread
 from tuichat.core.text import mask_url
 from tuichat.providers.base import Provider
 from tuichat.session import ChatSession
+from tuichat.session.workspace import Workspace
 from tuichat.store import Store
 from tuichat.store.async_store import AsyncStore
 from tuichat.ui.screens.chat import ChatScreen
@@ -72,7 +73,9 @@ class TuichatApp(App[None]):
         self.model_override = model_override
         self.start_thread = thread
         self._provider_factory = provider_factory
-        self._session: ChatSession | None = None
+        # The conversation layer: replies in flight (they outlive a thread switch), the
+        # session that sends, and every read and write the screens need.
+        self.ws = Workspace(self.db, provider_factory, auto_title=settings.auto_title)
         self._terminating = 0  # the signal being handled, once one arrives
         self._warm_up_worker: Worker[None] | None = None
         # The server's model list (GET /models), fetched once when first needed; None
@@ -80,18 +83,24 @@ class TuichatApp(App[None]):
         self.server_models: list[str] | None = None
         self._models_worker: Worker[None] | None = None
         self._bad_theme = bool(settings.theme) and settings.theme not in self.available_themes
-        if settings.theme and not self._bad_theme:
+        # The theme last picked in the app (Ctrl+P, "Change theme") wins over config.toml's.
+        # Read here, before the app runs (never on its event loop), so the first frame
+        # already has it.
+        kept = _kept_theme(store)
+        if kept and kept in self.available_themes:
+            self.theme = kept
+        elif settings.theme and not self._bad_theme:
             self.theme = settings.theme
         if settings.keymap:
             self.set_keymap(settings.keymap)
 
     @property
     def session(self) -> ChatSession:
-        # Built on first use: constructing the provider is cheap, and the SDK itself is
-        # imported only when the first request streams (or by the warm-up below).
-        if self._session is None:
-            self._session = ChatSession(self.db, self._provider_factory())
-        return self._session
+        return self.ws.session
+
+    @property
+    def _session(self) -> ChatSession | None:
+        return self.ws.session if self.ws.has_session else None
 
     @property
     def server_label(self) -> str:
@@ -105,8 +114,9 @@ class TuichatApp(App[None]):
 
     def on_mount(self) -> None:
         thread = self.start_thread
-        model = thread.model if thread else self.model_for(self.start_persona)
-        self.push_screen(ChatScreen(persona=self.start_persona, model=model, thread=thread))
+        persona = self.personas.get(thread.persona) if thread is not None else self.start_persona
+        self.push_screen(ChatScreen(self.ws, persona=persona, model=self.model_for(persona), thread=thread))
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         # Everything alive after the first frame lives as long as the app: keep it out
         # of the garbage collector's full passes, which otherwise stall streaming.
         self.call_after_refresh(gc.freeze)
@@ -115,6 +125,29 @@ class TuichatApp(App[None]):
             themes = ", ".join(sorted(self.available_themes))
             self.notify(f"Unknown theme {self.settings.theme!r} in config.toml; available: {themes}",
                         title="config.toml", severity="warning", timeout=10, markup=False)
+
+    def _theme_changed(self, theme: object) -> None:
+        name = self.theme
+        self.run_worker(self.ws.set_pref("theme", name), group="prefs", exit_on_error=False)
+
+    async def action_quit(self) -> None:
+        """Quit; while replies are generating, ask first (they are saved as stopped)."""
+        count = len(self.ws.replies)
+        if not count:
+            self.exit()
+            return
+        from tuichat.ui.screens.dialogs import ConfirmDialog
+
+        what = "A reply is" if count == 1 else f"{count} replies are"
+
+        async def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                await self.ws.stop_all()
+                self.exit()
+
+        await self.push_screen(ConfirmDialog(
+            "Quit tuichat?", f"{what} still generating. Quit and keep them as stopped replies?",
+            confirm_label="Quit", destructive=True), answered)
 
     def _handle_termination(self) -> None:
         """SIGTERM (kill, a logout) and SIGHUP (the terminal closed) end the app the way
@@ -137,13 +170,9 @@ class TuichatApp(App[None]):
         self.run_worker(self._save_and_exit(), name="terminate", exit_on_error=False)
 
     async def _save_and_exit(self) -> None:
-        from tuichat.ui.screens.chat import ChatScreen
-
         try:
-            for screen in self.screen_stack:
-                if isinstance(screen, ChatScreen):
-                    # Bounded: a database locked elsewhere must not keep a killed app alive.
-                    await asyncio.wait_for(screen.stop_reply(), TERMINATE_SAVE_SECONDS)
+            # Bounded: a database locked elsewhere must not keep a killed app alive.
+            await asyncio.wait_for(self.ws.stop_all(), TERMINATE_SAVE_SECONDS)
         except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - exiting regardless
             pass
         finally:
@@ -200,6 +229,7 @@ class TuichatApp(App[None]):
         # (screens unmount first): let the database thread finish them, off the loop
         # (each waits at most busy_timeout), then stop it. The store itself belongs to
         # whoever opened it (the CLI closes it after the app).
+        await self.ws.stop_all()
         await asyncio.to_thread(self.db.detach)
         if self._session is not None:
             await self._session.provider.aclose()
@@ -214,3 +244,10 @@ class TuichatApp(App[None]):
         traceback = Traceback(show_locals=False, width=None)
         self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
         self._close_messages_no_wait()
+
+
+def _kept_theme(store: Store) -> str | None:
+    try:
+        return store.get_pref("theme")
+    except Exception:  # noqa: BLE001 - a preference is never worth failing to start
+        return None

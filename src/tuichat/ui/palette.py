@@ -149,3 +149,32 @@ class TuichatCommands(Provider):
                     score, matcher.highlight(command.name), self._run(command),
                     text=command.name, help=self._help(command),
                 )
+
+
+def key_rows(app: App[object]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The help screen's sections: the chat's keys (as remapped), the keys of the message
+    box and the conversation, and the slash commands, all from their own tables."""
+    from tuichat.commands import COMMANDS
+    from tuichat.ui.screens.chat import ChatScreen
+    from tuichat.ui.widgets.composer import Composer
+    from tuichat.ui.widgets.thread_list import ThreadList
+    from tuichat.ui.widgets.thread_panel import ThreadFilter
+    from tuichat.ui.widgets.transcript import Transcript
+
+    chat = next((s for s in app.screen_stack if isinstance(s, ChatScreen)), None)
+    sections: list[tuple[str, list[tuple[str, str]]]] = []
+    if chat is not None:
+        rows = [(c.keys or "—", c.help) for c in screen_commands(chat, only_available=False)]
+        sections.append(("Everywhere in the chat", rows))
+    for title, widget in (("In the message box", Composer), ("In the conversation", Transcript),
+                          ("In the thread list and its filter", (ThreadList, ThreadFilter))):
+        classes = widget if isinstance(widget, tuple) else (widget,)
+        rows = []
+        for cls in classes:
+            for item in cls.__dict__.get("BINDINGS", ()):
+                binding = item if isinstance(item, Binding) else Binding(*item)
+                rows.append((_key_display(app, binding), binding.description or binding.action))
+        sections.append((title, rows))
+    sections.append(("Slash commands (type / in the message box)",
+                     [(f"/{c.name} {c.usage}".rstrip(), c.help) for c in COMMANDS]))
+    return sections

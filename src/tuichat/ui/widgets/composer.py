@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
@@ -43,6 +44,11 @@ class Composer(TextArea):
         def control(self) -> Composer:
             return self.composer
 
+    locked = False
+    """Set by the screen while this thread's reply generates: the footer then offers
+    Stop instead of Send. Enter still submits (a slash command works; a message is
+    refused visibly, its text kept), it is only not advertised."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
             id=id,
@@ -57,6 +63,26 @@ class Composer(TextArea):
     # key are still queued for this widget: a terminal read of "thanks\r" would otherwise
     # send "" and leave "thanks" behind. Deferring with call_later runs the action after
     # everything already queued here.
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "submit" and self.locked:
+            return False  # hidden from the footer; _on_key still submits
+        return super().check_action(action, parameters)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self.locked and event.key in self._send_keys():
+            # The send binding is disabled while locked (so the footer shows Stop), and
+            # TextArea would take the key as a newline: submit, so the screen refuses it
+            # visibly, or runs the slash command.
+            event.stop()
+            event.prevent_default()
+            self.action_submit()
+            return
+        await super()._on_key(event)
+
+    def _send_keys(self) -> set[str]:
+        # The keys of the "send" binding as remapped by [keymap].
+        return {key for key, binding in self._bindings if binding.id == "send"} or {"enter"}
 
     def action_submit(self) -> None:
         self.call_later(self._submit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -68,17 +69,20 @@ class ThreadLabel(Visual):
     is first drawn, so entries loaded but off-screen (End loads thousands) cost little.
     """
 
-    def __init__(self, thread: Thread, now: float) -> None:
+    def __init__(self, thread: Thread, now: float, live: bool = False) -> None:
         self.thread = thread
         self.now = now  # the ages are as of when the list was loaded
+        self.live = live  # a reply is being generated in it (by this window)
 
     @cached_property
     def title(self) -> str:
-        return one_line(self.thread.title) or "(untitled)"
+        title = one_line(self.thread.title) or "(untitled)"
+        return f"● {title}" if self.live else title
 
     @cached_property
     def meta(self) -> str:
-        return f"{one_line(self.thread.persona)} · {relative_time(self.thread.updated_at, self.now)}"
+        age = "generating…" if self.live else relative_time(self.thread.updated_at, self.now)
+        return f"{one_line(self.thread.persona)} · {age}"
 
     @cached_property
     def content(self) -> Content:
@@ -109,9 +113,9 @@ def one_line(text: str) -> str:
     return " ".join(clean_line(text).split())
 
 
-def thread_label(thread: Thread, now: float | None = None) -> ThreadLabel:
-    """Two lines: the title, then persona and age."""
-    return ThreadLabel(thread, time.time() if now is None else now)
+def thread_label(thread: Thread, now: float | None = None, live: bool = False) -> ThreadLabel:
+    """Two lines: the title, then persona and age ("● title" while a reply is live)."""
+    return ThreadLabel(thread, time.time() if now is None else now, live)
 
 
 def listed_as(thread: Thread) -> tuple[object, ...]:
@@ -167,6 +171,8 @@ class ThreadList(OptionList):
         self._minute = -1
         self._listed: list[tuple[object, ...]] = []
         self._listed_ids: set[int] = set()
+        self._threads: dict[int, Thread] = {}
+        self._live: set[int] = set()  # threads with a reply being generated here
 
     @property
     def complete(self) -> bool:
@@ -204,7 +210,9 @@ class ThreadList(OptionList):
             scroll_y = self.scroll_y if same_source else 0
             self._busy = True
             try:
-                self.set_options(Option(thread_label(t, now), id=str(t.id)) for t in threads)
+                self._threads = {t.id: t for t in threads}
+                self.set_options(Option(thread_label(t, now, t.id in self._live), id=str(t.id))
+                                 for t in threads)
                 if scroll_y:
                     self.scroll_to(y=scroll_y, animate=False, immediate=True)
             finally:
@@ -214,6 +222,21 @@ class ThreadList(OptionList):
         else:
             self.mark_current(current_id)
         self._load_if_near_end()
+
+    def set_live(self, thread_ids: set[int]) -> None:
+        """Mark the threads with a reply being generated (a reply keeps going in the
+        background when the user moves to another thread)."""
+        changed, self._live = self._live ^ thread_ids, set(thread_ids)
+        now = time.time()
+        for thread_id in changed:
+            thread = self._threads.get(thread_id)
+            if thread is not None:
+                with contextlib.suppress(OptionDoesNotExist):
+                    self.replace_option_prompt(str(thread_id), thread_label(thread, now, thread_id in self._live))
+
+    @property
+    def live(self) -> set[int]:
+        return set(self._live)
 
     def mark_current(self, thread_id: int | None) -> None:
         if thread_id is None:
@@ -261,7 +284,8 @@ class ThreadList(OptionList):
             now = time.time()
             self._listed.extend(listed_as(t) for t in fresh)
             self._listed_ids.update(t.id for t in fresh)
-            self.add_options(Option(thread_label(t, now), id=str(t.id)) for t in fresh)
+            self._threads.update((t.id, t) for t in fresh)
+            self.add_options(Option(thread_label(t, now, t.id in self._live), id=str(t.id)) for t in fresh)
             return bool(fresh) or not self._complete
         finally:
             self._busy = False

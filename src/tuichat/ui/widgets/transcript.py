@@ -67,6 +67,8 @@ class Shown(NamedTuple):
     reasoning: str = ""
     model: str | None = None
     note: str | None = None
+    message_id: int | None = None
+    version: tuple[int, int] | None = None  # (shown, count) of a message with versions
 
 
 OlderLoader = Callable[[int], Awaitable[tuple[list[Shown], int]]]
@@ -108,6 +110,8 @@ class _Entry:
         reasoning: str = "",
         model: str | None = None,
         note: str | None = None,
+        message_id: int | None = None,
+        version: tuple[int, int] | None = None,
     ) -> None:
         self.role = role
         self.content = content
@@ -115,6 +119,8 @@ class _Entry:
         self.reasoning = reasoning
         self.model = model
         self.note = note
+        self.message_id = message_id
+        self.version = version
         self.width = 0  # the width `lines` were rendered at; 0: not rendered
         self.lines: list[Strip] = []
         self.height = 1  # exact when `measured` is the current width, else an estimate
@@ -411,18 +417,20 @@ class Transcript(ScrollView, can_focus=True):
         "transcript--length",
         "transcript--cursor",
         "transcript--superseded",
+        "transcript--marker",
     }
 
     DEFAULT_CSS = """
     Transcript {
         background: $surface;
-        padding: 1 1 0 2;
+        padding: 1 1 0 1;
         overflow-x: hidden;
         overflow-y: auto;
         /* A stable gutter keeps the width fixed when the scrollbar appears, so a long
            reply is not re-rendered for a 2-cell width change. */
         scrollbar-gutter: stable;
-        &:focus { background-tint: $foreground 3%; }
+        border-left: blank;
+        &:focus { background-tint: $foreground 3%; border-left: thick $accent; }
         & > .transcript--user { color: $text-accent; text-style: bold; }
         & > .transcript--assistant { color: $text-primary; text-style: bold; }
         & > .transcript--model { text-style: dim; }
@@ -434,6 +442,7 @@ class Transcript(ScrollView, can_focus=True):
         & > .transcript--length { color: $text-warning; }
         & > .transcript--cursor { background: $primary 25%; }
         & > .transcript--superseded { text-style: dim italic; }
+        & > .transcript--marker { background: $accent 30%; text-style: bold; }
     }
     """
 
@@ -469,12 +478,15 @@ class Transcript(ScrollView, can_focus=True):
         self._older: OlderLoader | None = None  # reads the messages above the first entry
         self._unloaded = 0  # user/assistant messages older than the first entry, not read
         self._older_lock = asyncio.Lock()  # one older page read at a time
+        self._new_below = False  # text arrived below the view while the user read above
+        self.jump_key = "ctrl+end"  # named by the "new text below" marker
 
     # ----------------------------------------------------------------- public API
 
     def clear(self) -> None:
         """Remove every message."""
         self._stop_spinner()
+        self._set_new_below(False)
         self._entries.clear()
         self._offsets.clear()
         self._valid = 0
@@ -500,15 +512,20 @@ class Transcript(ScrollView, can_focus=True):
         reasoning: str = "",
         model: str | None = None,
         note: str | None = None,
+        message_id: int | None = None,
+        version: tuple[int, int] | None = None,
     ) -> None:
         """Append a finished message: role "user", "assistant" or "notice".
 
         User text is shown as plain wrapped text, assistant text as Markdown, a notice
         dimmed. status: "done", "stopped", "error" (note: what went wrong) or "length".
+        `message_id`: its row, for picking versions; `version`: (shown, count), drawn
+        as ‹ 2/3 › on its header.
         """
-        entry = _Entry(role, content, status, reasoning, model, note)
+        entry = _Entry(role, content, status, reasoning, model, note, message_id, version)
         entry.height = entry.estimate(self._width or 80)
         self._entries.append(entry)
+        self._added()
         self._schedule()
 
     def show_older(self, loader: OlderLoader | None, unloaded: int) -> None:
@@ -516,6 +533,61 @@ class Transcript(ScrollView, can_focus=True):
         `loader` reads them, a page at a time, when they are needed."""
         self._older = loader if unloaded > 0 else None
         self._unloaded = max(0, unloaded) if loader is not None else 0
+
+    class NewBelow(Message):
+        """Text arrived below the view (`value` True), or the view reached it (False)."""
+
+        def __init__(self, value: bool) -> None:
+            super().__init__()
+            self.value = value
+
+    @property
+    def new_below(self) -> bool:
+        """Text arrived below the view while the user was reading further up."""
+        return self._new_below
+
+    def _set_new_below(self, value: bool) -> None:
+        if value != self._new_below:
+            self._new_below = value
+            self.refresh()
+            self.post_message(self.NewBelow(value))
+
+    def _added(self) -> None:
+        if not self._at_end and self._width > 0:
+            self._set_new_below(True)
+
+    def follow(self) -> None:
+        """Go to the end now and follow what is added there (the user just sent: their
+        message and its reply come into view even if they had scrolled up)."""
+        self._at_end = True
+        self._jump = None
+        self._set_new_below(False)
+        if self.is_mounted:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._schedule()
+
+    def page_up(self) -> None:
+        """Scroll up a page (older pages are read as the top comes near)."""
+        self.scroll_page_up(animate=False)
+
+    def page_down(self) -> None:
+        """Scroll down a page."""
+        self.scroll_page_down(animate=False)
+
+    @property
+    def cursor_message_id(self) -> int | None:
+        """The row id of the highlighted message (None: none, or a notice)."""
+        if self._cursor is None:
+            return None
+        return self._entries[self._cursor].message_id
+
+    @property
+    def last_reply_message_id(self) -> int | None:
+        """The row id of the last assistant message shown (None if it has none yet)."""
+        for entry in reversed(self._entries):
+            if entry.role == "assistant":
+                return entry.message_id
+        return None
 
     @property
     def following(self) -> bool:
@@ -616,6 +688,7 @@ class Transcript(ScrollView, can_focus=True):
         if reply is not None and text:
             reply.answer.received.append(text)
             reply.answer.pending.append(text)
+            self._added()
             self._schedule()
 
     def append_reasoning(self, text: str) -> None:
@@ -624,6 +697,7 @@ class Transcript(ScrollView, can_focus=True):
         if reply is not None and text:
             reply.thinking.received.append(text)
             reply.thinking.pending.append(text)
+            self._added()
             self._schedule()
 
     def end_reply(self, status: str = DONE, note: str | None = None) -> None:
@@ -873,9 +947,17 @@ class Transcript(ScrollView, can_focus=True):
             # Not rendered yet (it only just came into view): draw it next frame.
             self._schedule()
             return Strip.blank(width, style)
+        if y == self.scrollable_content_region.height - 1 and self._new_below:
+            return self._marker(width)
         if index == self._cursor and self.has_focus:
             style = style + self.get_component_rich_style("transcript--cursor")
         return entry.line(line_y - self._offsets[index]).apply_style(style)
+
+    def _marker(self, width: int) -> Strip:
+        """The last row while text waits below: says so, and which key jumps there."""
+        text = Text(f"↓ new text below · {self.jump_key}", style=self._style("transcript--marker"),
+                    no_wrap=True, overflow="ellipsis", justify="center")
+        return self._strips(text, width)[0]
 
     async def action_scroll_home(self) -> None:
         # Jump, don't animate: an animated scroll through a long thread would render
@@ -955,6 +1037,8 @@ class Transcript(ScrollView, can_focus=True):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         self._at_end = new_value >= self.max_scroll_y
+        if self._at_end and self._new_below:
+            self._set_new_below(False)
         if not self._realizing and self._width > 0 and self._needs_render(int(new_value)):
             self._realize(follow=False)
         if self._older is not None and not self._realizing:
@@ -1219,6 +1303,9 @@ class Transcript(ScrollView, can_focus=True):
             header.append("Assistant", self._style("transcript--assistant"))
             if entry.model:
                 header.append(" · " + clean_line(entry.model), self._style("transcript--model"))
+        if entry.version is not None:
+            shown, count = entry.version
+            header.append(f"  ‹ {shown}/{count} ›", self._style("transcript--model"))
         header.no_wrap = True
         header.overflow = "ellipsis"
         return self._strips(header, width)[:1]

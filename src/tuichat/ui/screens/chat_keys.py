@@ -1,0 +1,41 @@
+"""The chat screen's key bindings. Every binding has an id, so [keymap] in config.toml
+can remap it (keymap.py lists the same ids with their default keys; a test checks both)."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+CHAT_BINDINGS = [
+    # Priority so Escape reaches us from inside the composer; action_stop does one
+    # thing at a time (menu, filter, edit, then the reply) and otherwise lets it by.
+    Binding("escape", "stop", "Stop", id="stop", priority=True),
+    Binding("ctrl+r", "reset", "Reset", id="reset", priority=True),
+    Binding("ctrl+n", "new_thread", "New", id="new_thread", priority=True),
+    Binding("f5", "retry", "Retry", id="retry"),
+    Binding("f1", "help", "Help", id="help"),
+    Binding("ctrl+t", "focus_threads", "Threads", id="focus_threads"),
+    Binding("f9", "toggle_threads", "Toggle thread list", id="toggle_threads", show=False),
+    Binding("ctrl+l", "focus_composer", "Compose", id="focus_composer", show=False),
+    # The transcript from anywhere in the chat (the composer's own PgUp/PgDn move
+    # its cursor, rarely useful in a few lines of text).
+    Binding("pageup", "page_up", "Scroll up", id="page_up", show=False, priority=True),
+    Binding("pagedown", "page_down", "Scroll down", id="page_down", show=False, priority=True),
+    Binding("ctrl+home", "transcript_top", "Top of the conversation", id="transcript_top", show=False),
+    Binding("ctrl+end", "transcript_bottom", "End of the conversation", id="transcript_bottom", show=False),
+    Binding("ctrl+up", "focus_transcript", "Read the conversation", id="focus_transcript", show=False),
+    Binding("alt+left", "previous_version", "Previous version", id="previous_version", show=False),
+    Binding("alt+right", "next_version", "Next version", id="next_version", show=False),
+    # F-keys: TextArea and Input already use ctrl+d (delete right), F6 and F7.
+    Binding("f2", "rename_thread", "Rename", id="rename_thread", show=False),
+    Binding("f8", "delete_thread", "Delete", id="delete_thread", show=False),
+    # Priority: an Input (the thread filter) would take ctrl+f as "delete word right".
+    Binding("ctrl+f", "search", "Search", id="search", priority=True),
+    # Not ctrl+y: that is redo in the composer.
+    Binding("ctrl+o", "copy_reply", "Copy reply", id="copy_reply", show=False),
+    Binding("ctrl+g", "regenerate", "Regenerate", id="regenerate", show=False, priority=True),
+    Binding("f3", "edit_last", "Edit last", id="edit_last", show=False),
+    Binding("up", "edit_last_if_empty", "Edit last", id="edit_last_up", show=False, priority=True),
+    Binding("down", "menu_down", "Next command", id="menu_down", show=False, priority=True),
+    Binding("f4", "pick_model", "Model", id="pick_model", show=False),
+    Binding("tab", "complete", "Complete /command", id="complete", show=False, priority=True),
+]
