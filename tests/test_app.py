@@ -240,10 +240,12 @@ async def test_every_binding_has_an_id_that_config_accepts(tmp_path, fake_server
     from tuichat.ui.screens.search import SearchScreen
     from tuichat.ui.widgets.transcript import Transcript
     from tuichat.ui.screens.model_picker import ModelPicker
+    from tuichat.ui.screens.help import HelpScreen
 
     ids = set()
     for cls in (TuichatApp, ChatScreen, Composer, PersonaPicker, ThreadList, ThreadFilter,
-                ConfirmDialog, TextPromptDialog, SearchScreen, CodePicker, Transcript, ModelPicker):
+                ConfirmDialog, TextPromptDialog, SearchScreen, CodePicker, Transcript, ModelPicker,
+                HelpScreen):
         for binding in cls.BINDINGS:
             assert binding.id, f"{cls.__name__} binding {binding.key} has no id"
             ids.add(binding.id)

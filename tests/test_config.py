@@ -169,9 +169,9 @@ def test_auto_title_typo_suggests_the_key(tmp_path):
 
 
 def test_keymap_accepts_the_thread_bindings(tmp_path):
-    path = write(tmp_path, '[keymap]\nrename_thread = "f11"\ndelete_thread = "f9"\n"threads.delete" = "x"\n')
+    path = write(tmp_path, '[keymap]\nrename_thread = "f11"\ndelete_thread = "f10"\n"threads.delete" = "x"\n')
     s = load_settings(path, env=NO_ENV)
-    assert s.keymap == {"rename_thread": "f11", "delete_thread": "f9", "threads.delete": "x"}
+    assert s.keymap == {"rename_thread": "f11", "delete_thread": "f10", "threads.delete": "x"}
 
 
 def test_keymap_unknown_binding_names_line_and_valid_ids(tmp_path):
@@ -390,10 +390,12 @@ def _ui_bindings() -> dict[str, str]:
     from tuichat.ui.widgets.thread_list import ThreadList
     from tuichat.ui.widgets.thread_panel import ThreadFilter
     from tuichat.ui.widgets.transcript import Transcript
+    from tuichat.ui.screens.help import HelpScreen
 
     keys: dict[str, set[str]] = {}
     for cls in (TuichatApp, ChatScreen, Composer, PersonaPicker, ThreadList, ThreadFilter,
-                ConfirmDialog, TextPromptDialog, SearchScreen, CodePicker, Transcript, ModelPicker):
+                ConfirmDialog, TextPromptDialog, SearchScreen, CodePicker, Transcript, ModelPicker,
+                HelpScreen):
         for binding in cls.BINDINGS:
             keys.setdefault(binding.id, set()).add(binding.key)
     assert all(len(k) == 1 for k in keys.values()), keys  # one default per id
@@ -431,13 +433,14 @@ def test_keymap_key_table_accepts_every_key_textual_produces():
 @pytest.mark.parametrize(
     ("written", "normalised"),
     [("Ctrl+Shift+Up", "ctrl+shift+up"), ("shift+ctrl+a", "ctrl+shift+a"), ("?", "question_mark"),
-     ("F9, ctrl+k", "f9,ctrl+k"), ("Esc", "escape"), ("PgDn", "pagedown"), ("ctrl++", "ctrl+plus"),
+     ("F10, ctrl+k", "f10,ctrl+k"), ("Esc", "escape"), ("PgDn", "pagedown"), ("ctrl++", "ctrl+plus"),
      ("control+e", "ctrl+e"), ("alt+x", "alt+x"), ("A", "A"), ("ctrl+E", "ctrl+e"),
      ("alt+?", "alt+question_mark"), ("ctrl+@", "ctrl+@")],
 )
 def test_keymap_values_are_normalised_to_textual_names(tmp_path, written, normalised):
     # Textual only matches a key by its exact name: a differently spelled key would never fire.
-    binding = "stop" if normalised == "escape" else "retry"  # Esc is taken: move stop there
+    # A key taken by default moves the binding that has it: Esc (stop), PgDn (page_down).
+    binding = {"escape": "stop", "pagedown": "page_down"}.get(normalised, "retry")
     path = write(tmp_path, f'[keymap]\n{binding} = "{written}"\n')
     assert load_settings(path, env=NO_ENV).keymap == {binding: normalised}
 
@@ -478,7 +481,7 @@ def test_keymap_keys_may_be_swapped_or_reused_where_they_never_meet(tmp_path):
 
 
 def test_keymap_clash_points_at_the_second_line_the_user_wrote(tmp_path):
-    path = write(tmp_path, '[keymap]\nreset = "f9"\nretry = "f6"\nsearch = "f9"\n')
+    path = write(tmp_path, '[keymap]\nreset = "f10"\nretry = "f6"\nsearch = "f10"\n')
     err = config_error(path)
     assert err.detail.startswith(f"{path}:2:") and "'reset' and 'search'" in err.detail
     assert "set here for 'search'" in err.detail

@@ -66,9 +66,10 @@ async def test_regenerate_keeps_the_old_reply_superseded_and_does_not_send_it(tm
         assert sent_contents(regen)[-1] == "question"
         assert not any("the first answer" in c for c in sent_contents(regen))
         await wait_for(pilot, lambda: "a better answer" in transcript.all_text())
+        await wait_for(pilot, lambda: "‹ 2/2 ›" in transcript.all_text())
         text = transcript.all_text()
-        assert "the first answer" in text and "superseded" in text
-        assert text.index("the first answer") < text.index("superseded") < text.index("a better answer")
+        # The earlier version is kept, one key away (Alt+Left), not shown beside the new one.
+        assert "the first answer" not in text
         # The new reply's header names the model that wrote it.
         assert "Assistant · test-model" in text
 
@@ -110,7 +111,7 @@ async def test_up_in_an_empty_composer_edits_and_resends_the_last_message(tmp_pa
         await send(pilot, "secnd question 日本語")
         await pilot.press("up")
         assert composer.text == "secnd question 日本語"
-        assert "editing" in str(screen.query_one("#status").render())
+        assert "editing" in screen.status_text()
         # Said where the user is looking, on the composer's border (a toast would cover it).
         assert "Editing your last message" in str(composer.border_title)
         composer.text = "second question 日本語"
@@ -130,8 +131,14 @@ async def test_up_in_an_empty_composer_edits_and_resends_the_last_message(tmp_pa
         ]
         assert composer.text == ""
         await wait_for(pilot, lambda: "answer to the fix" in transcript.all_text())
-        text = transcript.all_text()
-        assert "secnd question" in text and text.count("superseded") == 2
+        await wait_for(pilot, lambda: "‹ 2/2 ›" in transcript.all_text())
+        assert "secnd question" not in transcript.all_text()
+        # The version before the edit, prompt and reply, is one key away, and back.
+        await pilot.press("alt+left")
+        await wait_for(pilot, lambda: "‹ 1/2 ›" in transcript.all_text())
+        assert "secnd question" in transcript.all_text() and "answer to the typo" in transcript.all_text()
+        await pilot.press("alt+right")
+        await wait_for(pilot, lambda: "answer to the fix" in transcript.all_text())
         # Editing is over: the next message is a new one.
         await send(pilot, "third")
         assert [c for r, c, s in rows(app, screen) if r == "user" and s == DONE][-1] == "third"
@@ -152,7 +159,7 @@ async def test_edit_never_overwrites_a_draft(tmp_path, fake_server, monkeypatch)
         await pilot.pause()
         assert composer.text == "line one\nline two of my draft"
         assert "BELL" in seen and any("draft" in s for s in seen)
-        assert screen.editing is None
+        assert screen.conv.editing is None
 
 
 async def test_escape_cancels_an_edit_and_keeps_changed_text(tmp_path, fake_server):
@@ -161,13 +168,13 @@ async def test_escape_cancels_an_edit_and_keeps_changed_text(tmp_path, fake_serv
         screen, _, composer = parts(app)
         await send(pilot, "original")
         await pilot.press("up")
-        assert screen.editing is not None
+        assert screen.conv.editing is not None
         await pilot.press("escape")  # untouched text: simply gone again
-        assert screen.editing is None and composer.text == "" and not composer.border_title
+        assert screen.conv.editing is None and composer.text == "" and not composer.border_title
         await pilot.press("up")
         composer.text = "original, but changed"
         await pilot.press("escape")  # changed text is the user's: it stays
-        assert screen.editing is None and composer.text == "original, but changed"
+        assert screen.conv.editing is None and composer.text == "original, but changed"
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(fake_server.chat_requests) == 2 and not screen.generating)
         assert [(r, c) for r, c, s in rows(app, screen) if s == SUPERSEDED] == []
@@ -186,6 +193,6 @@ async def test_edit_is_refused_while_generating(tmp_path, fake_server, monkeypat
         await pilot.press("f3")
         await pilot.pause(0.1)
         assert "BELL" in seen and any("still generating" in s for s in seen)
-        assert composer.text == "" and screen.editing is None
+        assert composer.text == "" and screen.conv.editing is None
         await pilot.press("escape")
         await wait_for(pilot, lambda: not screen.generating)

@@ -46,7 +46,7 @@ async def test_picker_lists_configured_and_server_models_and_filters(tmp_path, f
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is screen and screen.model == "fake-model-mini"
-        assert "fake-model-mini" in str(screen.query_one("#status").render())
+        assert "fake-model-mini" in screen.status_text()
         screen.query_one(Composer).text = "hello"
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.thread is not None and not screen.generating)

@@ -50,7 +50,7 @@ def listed_text(app) -> str:
 
 
 def status_text(app) -> str:
-    return str(chat(app).query_one("#status").render())
+    return chat(app).status_text()
 
 
 def rows_in_db(path, thread_id: int) -> tuple[int, int]:

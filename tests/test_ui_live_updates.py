@@ -124,7 +124,7 @@ async def test_a_change_to_another_thread_leaves_the_open_one_as_it_is(tmp_path,
         await wait_for(pilot, lambda: "my own answer" in transcript.all_text() and not screen.generating,
                        timeout=SEEN)
         # The window has taken note of what it stored itself (read after the reply ends).
-        await wait_for(pilot, lambda: screen._tail_sig is not None and threads.option_count == 1, timeout=SEEN)
+        await wait_for(pilot, lambda: screen.view.synced and threads.option_count == 1, timeout=SEEN)
         transcript.add_notice("a notice only this window shows")
         other = Store(tmp_path / "tuichat.db")
         thread = other.create_thread("default", "m")
@@ -164,7 +164,7 @@ async def test_a_send_or_title_racing_a_delete_elsewhere_is_refused_in_words(tmp
     app = make_app(tmp_path, fake_server.base_url, thread=thread)
     async with app.run_test(size=(100, 30)) as pilot:
         screen, transcript, _ = parts(app)
-        screen._data_version = None  # no poll notices it: the commands themselves find it gone
+        screen.view._data_version = None  # no poll notices it: the commands themselves find it gone
         other.delete_thread(thread.id)
         screen.composer.text = "/title renamed"
         await pilot.press("enter")

@@ -72,31 +72,30 @@ DEFAULT_KEYS = {
     "threads.delete": "delete", "threads.clear_filter": "escape", "threads.into_list": "down",
     "previous_message": "k", "next_message": "j", "copy_message": "c", "copy_code": "y",
     "search.next": "down", "search.previous": "up", "picker.cancel": "escape",
-    "dialog.cancel": "escape",
+    "dialog.cancel": "escape", "help.close": "escape,f1,q",
 }
 
 _CHAT = ("quit", "stop", "reset", "new_thread", "retry", "focus_threads", "focus_composer",
          "rename_thread", "delete_thread", "search", "copy_reply", "regenerate", "edit_last",
          "edit_last_up", "pick_model", "complete", "help", "toggle_threads", "page_up", "page_down",
-         "transcript_top", "transcript_bottom", "focus_transcript", "previous_version", "next_version",
-         "menu_down")
+         "transcript_top", "transcript_bottom", "focus_transcript", "previous_version", "next_version")
 # Which bindings answer keys at the same time: the focused widget's, its screen's and the
 # app's. One scope per place the focus can be.
 SCOPES = {
-    "the message box": (*_CHAT, "send", "newline"),
+    # Down moves in the slash menu, which only the message box opens (elsewhere the
+    # binding lets Down through).
+    "the message box": (*_CHAT, "send", "newline", "menu_down"),
     "the thread list": (*_CHAT, "threads.delete"),
     "the thread filter": (*_CHAT, "threads.clear_filter", "threads.into_list"),
     "the transcript": (*_CHAT, "previous_message", "next_message", "copy_message", "copy_code"),
     "the search screen": ("quit", "picker.cancel", "search.next", "search.previous"),
     "pickers": ("quit", "picker.cancel"),
     "dialogs": ("quit", "dialog.cancel"),
+    "the help screen": ("quit", "help.close"),
 }
 # Sharing a key on purpose: Esc stops a reply while one streams (check_action), and
 # otherwise falls through to clear the thread filter.
-# Down moves in the slash menu while it is open (only from the message box), and
-# otherwise falls through to the filter's "into the list".
-_SHARED_ON_PURPOSE = {frozenset({"stop", "threads.clear_filter"}),
-                      frozenset({"menu_down", "threads.into_list"})}
+_SHARED_ON_PURPOSE = {frozenset({"stop", "threads.clear_filter"})}
 
 
 class KeyNameError(ValueError):

@@ -74,6 +74,7 @@ class Message:
     error: str | None = None
     created_at: float = 0.0
     usage: Usage | None = field(default=None)
+    version_of: int | None = None  # an edited prompt: the first prompt of its turn
 
 
 @dataclass

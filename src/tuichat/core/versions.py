@@ -2,9 +2,8 @@
 
 Regenerate marks the replies to the last prompt superseded and adds a new one; an edit
 marks the prompt and its replies superseded and adds the new prompt (and its reply). So a
-thread's rows, in id order, already say which versions belong together: a turn starts
-at a user message, unless the turn so far has no live (non-superseded) prompt yet, in
-which case the user message is a new version of that turn's prompt. Each (prompt, reply)
+edited prompt names the first prompt of its turn (`version_of`), so a turn's versions are
+known whichever of them is live; a regenerated reply follows its prompt. Each (prompt, reply)
 pair of a turn is one version; the live one is what the model is sent.
 """
 
@@ -44,13 +43,21 @@ def turns(messages: list[Message]) -> list[Turn]:
     rows before the first prompt (an imported thread may start with one) are left out."""
     result: list[Turn] = []
     groups: list[list[tuple[Message, list[Message]]]] = []  # per turn: (prompt, replies)
+    by_root: dict[int, list[tuple[Message, list[Message]]]] = {}
     for message in messages:
         if message.role == "user":
             current = groups[-1] if groups else None
-            if current is not None and not any(_live(prompt) for prompt, _ in current):
-                current.append((message, []))  # a new version of the turn's prompt
+            joined = by_root.get(message.version_of) if message.version_of is not None else None
+            if joined is None and current is not None and message.version_of is None and _live(message) \
+                    and not any(_live(p) for p, _ in current):
+                # Edited before prompts named their turn: the new version followed the
+                # old, superseded one (and nothing has been flipped since).
+                joined = current
+            if joined is not None:
+                joined.append((message, []))  # another version of the turn's prompt
             else:
                 groups.append([(message, [])])
+                by_root[message.id] = groups[-1]
         elif message.role == "assistant" and groups and message.status != ERROR:
             # A failed reply is not a version: it stays shown where it is, and F5 asks again.
             groups[-1][-1][1].append(message)
@@ -90,3 +97,8 @@ def version_labels(messages: list[Message]) -> dict[int, tuple[int, int]]:
             if live.reply is not None:
                 labels[live.reply.id] = label
     return labels
+
+
+def prompt_ids(turn: Turn) -> list[int]:
+    """The turn's prompt versions, first first (the store names the first in the rest)."""
+    return list(dict.fromkeys(v.prompt.id for v in turn.versions))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from tuichat.core.errors import TuichatError
 from tuichat.core.models import SUPERSEDED, Message, Persona, Thread
-from tuichat.core.versions import plan_pick, turns, version_labels
+from tuichat.core.versions import plan_pick, prompt_ids, turns, version_labels
 from tuichat.session.replies import LiveReply, ReplyViewer
 from tuichat.store.threads import Store
 
@@ -49,6 +49,10 @@ def _read_tail(store: Store, thread_id: int, limit: int) -> tuple[list[Message],
 def _read_older(store: Store, thread_id: int, before_id: int, limit: int) -> tuple[list[Message], int]:
     page = store.messages_before(thread_id, before_id, limit)
     return page, (store.count_before(thread_id, page[0].id) if page else 0)
+
+
+def _version_and_tail(store: Store, thread_id: int, limit: int) -> tuple[int, tuple[list[Message], int]]:
+    return store.data_version(), _read_tail(store, thread_id, limit)
 
 
 def make_page(messages: list[Message], older: int) -> Page:
@@ -144,7 +148,9 @@ class Conversation:
             if self._stop_pending:
                 self.can_retry = True  # stored, not answered: F5 asks for it
                 return None
-            return self._start(viewer)
+            live = self._start(viewer)
+            live.new_version = editing is not None
+            return live
         finally:
             self._pending = self._stop_pending = False
             self.ws.changed()
@@ -187,7 +193,9 @@ class Conversation:
             if await self.ws.session.regenerate_prepare(self.thread) is None:
                 return None
             self.editing = None
-            return self._start(viewer)
+            live = self._start(viewer)
+            live.new_version = True
+            return live
         finally:
             self._pending = False
             self.ws.changed()
@@ -210,6 +218,13 @@ class Conversation:
         assert self.thread is not None
         page, older = await self.ws.db.call(_read_tail, self.ws.db.store, self.thread.id, PAGE)
         return make_page(page, older)
+
+    async def read_tail_as_of(self) -> tuple[int, Page]:
+        """The last page and the database's data_version, read together: whether another
+        connection wrote since is then known for sure."""
+        assert self.thread is not None
+        version, (page, older) = await self.ws.db.call(_version_and_tail, self.ws.db.store, self.thread.id, PAGE)
+        return version, make_page(page, older)
 
     async def read_older(self, before_id: int, at_least: int) -> Page:
         assert self.thread is not None
@@ -275,7 +290,7 @@ class Conversation:
                 if not 0 <= index < turn.count:
                     return turn.live + 1, turn.count
                 restore, supersede = plan_pick(turn, index)
-                await self.ws.db.pick_version(self.thread.id, restore, supersede)
+                await self.ws.db.pick_version(self.thread.id, restore, supersede, prompt_ids(turn))
                 return index + 1, turn.count
         return None
 

@@ -60,6 +60,7 @@ class LiveReply:
         self.message: Message | None = None
         self.error: TuichatError | None = None
         self.task: asyncio.Task[None] | None = None
+        self.new_version = False  # a regenerated or edited reply: earlier versions exist
 
     # -- the session's sink ---------------------------------------------------------------
 

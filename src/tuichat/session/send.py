@@ -99,11 +99,12 @@ class ChatSession:
         await self.save_prompt(thread, text)
         return await self.reply(thread, persona, sink)
 
-    async def save_prompt(self, thread: Thread, text: str) -> Message:
+    async def save_prompt(self, thread: Thread, text: str, *, version_of: int | None = None) -> Message:
         """Write the user's message. The UI awaits it before it clears the composer, so
-        the text is on disk before it leaves the screen."""
+        the text is on disk before it leaves the screen. `version_of`: it is a new version
+        (an edit) of the turn whose first prompt has that id."""
         self._check_writable()
-        return await self.db.add_message(thread.id, "user", encodable(text))
+        return await self.db.add_message(thread.id, "user", encodable(text), version_of=version_of)
 
     def _check_writable(self) -> None:
         if getattr(self.db.store, "read_only", False):
@@ -261,7 +262,7 @@ class ChatSession:
         old = live[index]
         for message in live[index:]:
             await self.db.supersede(message.id)
-        new = await self.save_prompt(thread, text)
+        new = await self.save_prompt(thread, text, version_of=old.version_of or old.id)
         stored = await self.db.get_thread(thread.id)
         if index == 0 and stored is not None and stored.title == first_line(old.content):
             # The title was taken from the prompt being replaced: follow the new wording.

@@ -23,13 +23,15 @@ class Workspace:
     """The conversation layer of one app: `conversation()` for a thread, `replies` for
     what is generating, and the app-wide reads and writes."""
 
-    def __init__(self, db: AsyncStore, session: Callable[[], ChatSession], *, auto_title: bool = False) -> None:
+    def __init__(
+        self, db: AsyncStore, session: Callable[[], ChatSession], *, auto_title: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.db = db
         self._make_session = session
         self._session: ChatSession | None = None
         self.replies = Replies(lambda: self.session)
         self.replies.on_finished = self._finished
-        self.auto_title = auto_title
+        self.auto_title = auto_title  # asked after each reply: the setting may change
         # Called whenever a lock may have changed (a send began, a reply ended, a stop
         # was asked): the front end's one watcher re-reads `busy` and updates itself.
         self.on_change: Callable[[], None] | None = None
@@ -109,7 +111,7 @@ class Workspace:
             task.cancel()
 
     def _finished(self, live: LiveReply) -> None:
-        if self.auto_title and live.message is not None and live.message.content.strip():
+        if self.auto_title() and live.message is not None and live.message.content.strip():
             task = asyncio.get_running_loop().create_task(self._auto_title(live.thread, live.model,
                                                                            live.message.content))
             self._titles.add(task)

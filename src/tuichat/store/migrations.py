@@ -190,6 +190,9 @@ def m007_prior_status(conn: sqlite3.Connection) -> None:
     # The status a message had before it was superseded (regenerate, edit), so picking
     # that version again restores it (core/versions.py). NULL: it was "done".
     conn.execute("ALTER TABLE messages ADD COLUMN prior_status TEXT")
+    # An edited prompt names the first prompt of its turn, so the versions of a turn are
+    # known whichever of them is live. NULL: the first version (or made before this).
+    conn.execute("ALTER TABLE messages ADD COLUMN version_of INTEGER")
 
 
 @migration

@@ -38,7 +38,7 @@ ROLES = get_args(Role)
 _THREAD_COLUMNS = "id, title, persona, model, created_at, updated_at, system_prompt"
 _MESSAGE_COLUMNS = (
     "id, thread_id, role, content, reasoning, status, model, finish_reason, error,"
-    " prompt_tokens, completion_tokens, created_at"
+    " prompt_tokens, completion_tokens, created_at, version_of"
 )
 
 
@@ -75,6 +75,7 @@ def _message(row: sqlite3.Row) -> Message:
         error=row["error"],
         created_at=row["created_at"],
         usage=usage,
+        version_of=row["version_of"],
     )
 
 
@@ -191,9 +192,11 @@ class Store:
         status: str = "done",
         model: str | None = None,
         lease: str | None = None,
+        version_of: int | None = None,
     ) -> Message:
         """Append a message. The first user message also names an untitled thread.
-        A streaming reply is added with `lease`, its writer's id (store/leases.py)."""
+        A streaming reply is added with `lease`, its writer's id (store/leases.py); an
+        edited prompt with `version_of`, the first prompt of its turn."""
         _check_role(role)
         _check_status(status)
         now = self._clock()
@@ -209,8 +212,9 @@ class Store:
                 raise LookupError(f"no thread with id {thread_id}")
             cur = self._conn.execute(
                 "INSERT INTO messages (thread_id, role, content, status, model, created_at,"
-                " updated_at, lease_owner, lease_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (thread_id, role, content, status, model, now, now, lease, now if lease else None),
+                " updated_at, lease_owner, lease_heartbeat, version_of)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (thread_id, role, content, status, model, now, now, lease, now if lease else None, version_of),
             )
         assert cur.lastrowid is not None
         return Message(
@@ -221,6 +225,7 @@ class Store:
             status=status,
             model=model,
             created_at=now,
+            version_of=version_of,
         )
 
     def update_message(
@@ -553,7 +558,9 @@ class Store:
                 raise LookupError(f"no message with id {message_id}")
             self._touch_thread_of(message_id, now)
 
-    def pick_version(self, thread_id: int, restore: list[int], supersede: list[int]) -> None:
+    def pick_version(
+        self, thread_id: int, restore: list[int], supersede: list[int], prompts: list[int] | None = None,
+    ) -> None:
         """Make another version of a turn the live one, in one transaction: `restore` get
         back the status they had before they were superseded, `supersede` are set aside
         (core/versions.py plans both). Refused (BusyElsewhereError) while any of them is
@@ -572,6 +579,10 @@ class Store:
                     "A reply is still being written",
                     "wait for it to finish (or stop it), then pick a version.",
                 )
+            # The turn's later prompt versions name its first (older rows may not yet).
+            for message_id in (prompts or [])[1:]:
+                self._conn.execute("UPDATE messages SET version_of = ? WHERE id = ? AND thread_id = ?",
+                                   (prompts[0], message_id, thread_id))  # type: ignore[index]
             for message_id in restore:
                 self._conn.execute(
                     "UPDATE messages SET status = COALESCE(prior_status, 'done'), prior_status = NULL"

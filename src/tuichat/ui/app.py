@@ -75,7 +75,7 @@ class TuichatApp(App[None]):
         self._provider_factory = provider_factory
         # The conversation layer: replies in flight (they outlive a thread switch), the
         # session that sends, and every read and write the screens need.
-        self.ws = Workspace(self.db, provider_factory, auto_title=settings.auto_title)
+        self.ws = Workspace(self.db, provider_factory, auto_title=lambda: self.settings.auto_title)
         self._terminating = 0  # the signal being handled, once one arrives
         self._warm_up_worker: Worker[None] | None = None
         # The server's model list (GET /models), fetched once when first needed; None

@@ -413,5 +413,13 @@ class ChatScreen(Screen[None]):
     def report(self, exc, *, kept: bool = False) -> None:  # noqa: ANN001
         self.sender.report(exc, kept=kept)
 
+    def status_text(self) -> str:
+        """The status line as plain text (both its parts)."""
+        return " ".join(str(self.query_one(f"#status-{part}", Static).render()) for part in ("left", "right"))
+
     def live_reply(self) -> LiveReply | None:
         return self.conv.live
+
+    async def open_thread(self, thread_id: int, message_id: int | None = None, *, find: str | None = None) -> bool:
+        """Show a thread; with `message_id`, scrolled to that message (see ThreadActions)."""
+        return await self.threads.open_now(thread_id, message_id, find=find)

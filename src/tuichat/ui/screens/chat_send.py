@@ -102,6 +102,7 @@ class Sender:
                 # The old prompt and reply become an earlier version: read back.
                 screen.run_worker(screen.view.show(conv), group="open", exclusive=True, exit_on_error=False)
                 return None
+            screen.view.unsynced()
             screen.transcript.add_message("user", text, message_id=prompt.id)
             screen.transcript.follow()  # your message and its reply, even if you had scrolled up
             screen.update_status()
@@ -148,6 +149,7 @@ class Sender:
 
     def _viewer_if_shown(self, conv: Conversation) -> TranscriptViewer | None:
         if self.screen.conv is conv:
+            self.screen.view.unsynced()
             self.screen.transcript.follow()
             return self.viewer()
         return None
@@ -282,36 +284,38 @@ class Sender:
         if shown:
             conv = screen.conv
             conv.can_retry = live.status == ERROR
-            screen.run_worker(screen.view.reload_if_changed(conv), group="thread-state", exclusive=True,
-                              exit_on_error=False)
+            # A new version: read back, so the reply shows its ‹ n/m › label.
+            work = screen.view.show(conv, keep_position=True) if live.new_version else screen.view.refresh_state(conv)
+            screen.run_worker(work, group="thread-state", exclusive=True, exit_on_error=False)
         screen.update_status()
         screen.refresh_bindings()
 
     def _show_end(self, live: LiveReply) -> None:
         transcript = self.screen.transcript
+        row = live.message_id
         if live.status in (STOPPED, INTERRUPTED):
-            transcript.end_reply(live.status)
+            transcript.end_reply(live.status, message_id=row)
         elif live.error is not None:
             if isinstance(live.error, ProviderError):
-                self.show_error(live.error)
+                self.show_error(live.error, message_id=row)
             else:  # nothing was streamed: the database refused
-                transcript.end_reply(ERROR, f"{live.error.title}. {live.error.detail}")
+                transcript.end_reply(ERROR, f"{live.error.title}. {live.error.detail}", message_id=row)
                 self.report(live.error)
         elif live.message is not None:
-            transcript.end_reply(*shown_status(live.message))
+            transcript.end_reply(*shown_status(live.message), message_id=row)
         else:
-            transcript.end_reply(STOPPED)
+            transcript.end_reply(STOPPED, message_id=row)
 
     def reply_storage_error(self, live: LiveReply, message: str) -> None:
         # Once per reply (the session says so once): the text goes on streaming.
         self.screen.notify(message, title="Not saved yet", severity="warning", timeout=10, markup=False)
 
-    def show_error(self, exc: ProviderError) -> None:
+    def show_error(self, exc: ProviderError, *, message_id: int | None = None) -> None:
         screen = self.screen
         detail = exc.detail
         if exc.kind == "auth" and screen.app.key_note:
             detail = f"{detail} {screen.app.key_note}".strip()
-        screen.transcript.end_reply(ERROR, f"{exc.title}. {detail}  (F5 retries)")
+        screen.transcript.end_reply(ERROR, f"{exc.title}. {detail}  (F5 retries)", message_id=message_id)
         # Server error bodies are untrusted: inert in the toast as in the transcript.
         screen.notify(f"{sanitize(detail)}\nPress F5 to retry.", title=clean_line(exc.title),
                       severity="error", timeout=10, markup=False)

@@ -163,10 +163,26 @@ class ThreadView:
                 transcript.end_reply("stopped")
             live.viewer = screen.sender.viewer()
 
+    @property
+    def synced(self) -> bool:
+        """What the transcript shows is known to match the stored tail."""
+        return self._sig is not None
+
+    def unsynced(self) -> None:
+        """This window added to the transcript (its own prompt, its reply)."""
+        self._sig = None
+
     async def refresh_state(self, conv: Conversation) -> None:
-        """Re-read the title and what F5 would retry, off the loop."""
+        """Re-read the title and what F5 would retry, off the loop; and take note of
+        what this window stored itself, so another window's change elsewhere does not
+        redraw it."""
         try:
             exists = await conv.refresh()
+            if exists and self._sig is None and not conv.busy and conv.thread is not None:
+                showing = self._showing
+                version, page = await conv.read_tail_as_of()
+                if version == self._data_version and showing == self._showing and not conv.busy:
+                    self._sig = _signature(page)
         except TuichatError:
             return  # the next change tries again; the old state stays meanwhile
         if self.screen.conv is not conv:

@@ -700,15 +700,16 @@ class Transcript(ScrollView, can_focus=True):
             self._added()
             self._schedule()
 
-    def end_reply(self, status: str = DONE, note: str | None = None) -> None:
+    def end_reply(self, status: str = DONE, note: str | None = None, *, message_id: int | None = None) -> None:
         """Finish the reply now (the tail is drawn at once) and show its status.
 
         status: "done", "stopped", "error" (note: what went wrong) or "length" (cut off
-        at the token limit).
+        at the token limit). `message_id`: the reply's row, once known.
         """
         reply = self._reply
         if reply is None:
             return
+        reply.message_id = message_id
         self._stop_spinner()
         reply.status = status
         reply.note = note
