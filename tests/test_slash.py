@@ -154,14 +154,20 @@ async def test_search_command_opens_the_search_screen_with_the_query(tmp_path, f
 
 
 async def test_help_lists_commands_and_current_keys(tmp_path, fake_server):
-    app = make_app(tmp_path, fake_server.base_url, keymap={"regenerate": "f9"})
+    from textual.widgets import Static
+
+    from tuichat.ui.screens.help import HelpScreen
+
+    app = make_app(tmp_path, fake_server.base_url, keymap={"regenerate": "f10"})
     async with app.run_test(size=(100, 60)) as pilot:
         _, transcript, composer = parts(app)
         await type_enter(pilot, "/help")
-        text = transcript.all_text()
-        assert "/title TEXT" in text and "//text" in text
-        assert "Regenerate" in text and "f9" in text.lower()
-        assert "Model" in text and composer.text == ""
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        assert "/title TEXT" in text and "/system [TEXT]" in text
+        assert "Regenerate the last reply" in text and "f10" in text.lower()
+        assert "ctrl+g" not in text.lower()  # remapped: the old key is not offered
+        assert composer.text == ""
         assert fake_server.chat_requests == []
 
 
@@ -182,8 +188,13 @@ async def test_tab_completes_commands_and_names(tmp_path, fake_server, monkeypat
         assert composer.text == "/persona ojousama"
         composer.text = "/"
         composer.move_cursor(composer.document.end)
-        await pilot.press("tab")
-        assert any("export" in s and "persona" in s for s in seen)  # the candidates
+        # The menu lists every command as "/" is typed; Tab completes the highlighted one.
+        await wait_for(pilot, lambda: screen.slash_menu.display)
+        listed = [str(screen.slash_menu.get_option_at_index(i).prompt)
+                  for i in range(screen.slash_menu.option_count)]
+        assert any("/export" in line for line in listed) and any("/persona" in line for line in listed)
+        await pilot.press("down", "tab")
+        assert composer.text == "/reset"
         composer.text = "plain text"
         await pilot.press("tab")  # not a command: Tab moves the focus as before
         assert not composer.has_focus and composer.text == "plain text"

@@ -1,12 +1,20 @@
-"""Layout snapshots of the chat screen (pytest-textual-snapshot). Nothing here talks to a
-server: the threads come from the database, so the pictures do not depend on timing."""
+"""Snapshots of every screen state (pytest-textual-snapshot), at 120x40, 80x24 and 40x12
+where size matters. The app is built by the same factory the CLI uses (apphelpers.make_app
+goes through it). Threads come from the database where they can; a live state (a reply
+mid-stream, an error) comes from the fake server, and the picture is taken once the app
+has shown it. A changed snapshot is reviewed as an image, never accepted blindly."""
 
 from __future__ import annotations
 
-from apphelpers import make_app
+import pytest
+
+from apphelpers import make_app, wait_for
+from fake_openai import Reply
 from tuichat.store import Store
 
 NO_SERVER = "http://127.0.0.1:9/v1"  # shown in the status line; never contacted here
+SIZES = [(120, 40), (80, 24), (40, 12)]
+SIZE_IDS = ["120x40", "80x24", "40x12"]
 
 REPLY_JA = """\
 ## 東京の一日 🗼
@@ -36,25 +44,163 @@ def seeded_store(tmp_path) -> Store:
     thread = store.create_thread("ojousama", "test-model")
     store.add_message(thread.id, "user", "東京で一日過ごすならどうしますか？")
     store.add_message(thread.id, "assistant", REPLY_JA)
-    stopped = store.add_message(thread.id, "user", "Then what about the evening?")
+    store.add_message(thread.id, "user", "Then what about the evening?")
     reply = store.add_message(thread.id, "assistant", "In the evening, わたくしは", status="streaming")
     store.update_message(reply.id, status="stopped")
-    del stopped
     return store
 
 
-def test_chat_screen_with_japanese_thread(snap_compare, tmp_path):
-    store = seeded_store(tmp_path)
-    thread = store.latest_thread()
-    app = make_app(tmp_path, NO_SERVER, store=store, thread=thread)
-    assert snap_compare(app, terminal_size=(110, 36))
+def ready(*conditions, keys: tuple[str, ...] = (), then=()):
+    """A run_before: wait for the first screen's reads (snap_compare runs the app without
+    apphelpers' run_test, which would), and for `conditions`; press `keys`; then wait for
+    `then`: until the app shows what the snapshot is about."""
+
+    async def until(pilot, checks) -> None:
+        for check in checks:
+            await wait_for(pilot, lambda check=check: check(pilot.app), timeout=20)
+
+    async def run_before(pilot) -> None:
+        chat = pilot.app.screen
+        await wait_for(pilot, lambda: getattr(chat, "ready", False), timeout=20)
+        await until(pilot, conditions)
+        await pilot.pause()
+        if keys:
+            await pilot.press(*keys)
+        await until(pilot, then)
+        await pilot.pause()
+
+    return run_before
 
 
-def test_new_thread_screen(snap_compare, tmp_path):
+def shows(text: str):
+    return lambda app: text in app.screen.transcript.all_text()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_new_thread(snap_compare, tmp_path, size):
     app = make_app(tmp_path, NO_SERVER, store=seeded_store(tmp_path), persona="ojousama")
-    assert snap_compare(app, terminal_size=(100, 24))
+    assert snap_compare(app, terminal_size=size, run_before=ready())
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_japanese_thread_with_a_stopped_reply(snap_compare, tmp_path, size):
+    store = seeded_store(tmp_path)
+    app = make_app(tmp_path, NO_SERVER, store=store, thread=store.latest_thread())
+    assert snap_compare(app, terminal_size=size, run_before=ready(shows("stopped")))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_streaming_mid_reply(snap_compare, tmp_path, fake_server, size):
+    fake_server.script(Reply(chunks=["Here is ", "the first part ", "of the answer"], stall_after=3))
+    app = make_app(tmp_path, fake_server.base_url)
+    app.settings.base_url = "http://fake-server/v1"  # the label only: its port differs per run
+
+    async def run_before(pilot) -> None:
+        pilot.app.screen.composer.text = "Tell me something"
+        await pilot.press("enter")
+        await ready(lambda app: app.screen.transcript.reply_text.endswith("of the answer"),
+                    # The thread list has re-read the new thread and marks it live.
+                    lambda app: app.screen.thread_list.option_count == 1
+                    and app.screen.thread.id in app.screen.thread_list.live
+                    and "●" in str(app.screen.thread_list.get_option_at_index(0).prompt))(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_slash_menu(snap_compare, tmp_path, size):
+    app = make_app(tmp_path, NO_SERVER)
+    assert snap_compare(app, terminal_size=size, run_before=ready(keys=("slash",), then=[lambda app: app.screen.slash_menu.display]))
+
+
+def test_slash_menu_filtered(snap_compare, tmp_path):
+    app = make_app(tmp_path, NO_SERVER)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready(keys=("slash", "s"), then=[lambda app: app.screen.slash_menu.option_count == 2]))
+
+
+def test_error_reply(snap_compare, tmp_path, fake_server):
+    fake_server.script(Reply.error(500, "The model is overloaded, try again later"))
+    app = make_app(tmp_path, fake_server.base_url)
+    app.settings.base_url = "http://fake-server/v1"  # the label only: its port differs per run
+
+    async def run_before(pilot) -> None:
+        pilot.app.screen.composer.text = "hello"
+        await pilot.press("enter")
+        await ready(shows("F5 retries"), lambda app: not app.screen.generating)(pilot)
+        pilot.app.clear_notifications()  # the toast says it too; the picture is the reply
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_reasoning_and_a_cut_off_reply(snap_compare, tmp_path):
+    store = Store(tmp_path / "tuichat.db")
+    thread = store.create_thread("default", "test-model")
+    store.add_message(thread.id, "user", "Why is the sky blue?")
+    reply = store.add_message(thread.id, "assistant", "Because of Rayleigh scattering: shorter", status="streaming")
+    store.update_message(reply.id, reasoning="Blue light scatters more than red.\nSo the sky looks blue.",
+                         status="done", finish_reason="length")
+    app = make_app(tmp_path, NO_SERVER, store=store, thread=thread)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready(shows("cut off")))
+
+
+def test_versions_of_a_regenerated_reply(snap_compare, tmp_path):
+    store = Store(tmp_path / "tuichat.db")
+    thread = store.create_thread("default", "test-model")
+    store.add_message(thread.id, "user", "Name a colour")
+    first = store.add_message(thread.id, "assistant", "Red.")
+    store.supersede(first.id)
+    second = store.add_message(thread.id, "assistant", "Blue.")
+    store.supersede(second.id)
+    store.add_message(thread.id, "assistant", "Green, the colour of leaves.")
+    app = make_app(tmp_path, NO_SERVER, store=store, thread=thread)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready(shows("‹ 3/3 ›")))
+
+
+def test_search_results(snap_compare, tmp_path):
+    app = make_app(tmp_path, NO_SERVER, store=seeded_store(tmp_path))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=ready(keys=("ctrl+f", *"築地"), then=[lambda app: getattr(app.screen, "hits", None)]))
+
+
+def test_search_results_small(snap_compare, tmp_path):
+    app = make_app(tmp_path, NO_SERVER, store=seeded_store(tmp_path))
+    assert snap_compare(app, terminal_size=(40, 12), run_before=ready(keys=("ctrl+f", *"diary"), then=[lambda app: getattr(app.screen, "hits", None)]))
 
 
 def test_persona_picker(snap_compare, tmp_path):
     app = make_app(tmp_path, NO_SERVER)
-    assert snap_compare(app, press=["ctrl+n"], terminal_size=(100, 24))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready(keys=("ctrl+n",)))
+
+
+def test_model_picker(snap_compare, tmp_path):
+    app = make_app(tmp_path, NO_SERVER, api_key="")  # no key: the server is not asked
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready(keys=("f4",)))
+
+
+def test_code_picker(snap_compare, tmp_path):
+    store = Store(tmp_path / "tuichat.db")
+    thread = store.create_thread("default", "test-model")
+    store.add_message(thread.id, "user", "Two snippets please")
+    store.add_message(thread.id, "assistant", "```python\nprint('one')\n```\n\n```sh\necho two\n```\n")
+    app = make_app(tmp_path, NO_SERVER, store=store, thread=thread)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready(shows("echo two"), keys=("ctrl+up", "k", "y")))
+
+
+def test_help_screen(snap_compare, tmp_path):
+    app = make_app(tmp_path, NO_SERVER)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready(keys=("f1",)))
+
+
+def test_thread_list_over_a_narrow_chat(snap_compare, tmp_path):
+    app = make_app(tmp_path, NO_SERVER, store=seeded_store(tmp_path))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready(keys=("ctrl+t",)))
+
+
+def test_thread_list_hidden_at_full_width(snap_compare, tmp_path):
+    app = make_app(tmp_path, NO_SERVER, store=seeded_store(tmp_path))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=ready(keys=("f9",)))
+
+
+def test_delete_confirmation(snap_compare, tmp_path):
+    store = seeded_store(tmp_path)
+    app = make_app(tmp_path, NO_SERVER, store=store, thread=store.latest_thread())
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready(shows("stopped"), keys=("f8",)))

@@ -86,16 +86,14 @@ def plan_pick(turn: Turn, index: int) -> tuple[list[int], list[int]]:
 
 
 def version_labels(messages: list[Message]) -> dict[int, tuple[int, int]]:
-    """(1-based index, count) for the live prompt and reply of every turn with more than
-    one version, by message id: what the transcript shows as ‹ 2/3 ›."""
+    """(1-based index, count) for every turn with more than one version, by the id of the
+    live version's reply (its prompt, while it has none): what the transcript shows as
+    ‹ 2/3 › on the reply."""
     labels: dict[int, tuple[int, int]] = {}
     for turn in turns(messages):
         if turn.count > 1:
             live = turn.versions[turn.live]
-            label = (turn.live + 1, turn.count)
-            labels[live.prompt.id] = label
-            if live.reply is not None:
-                labels[live.reply.id] = label
+            labels[(live.reply or live.prompt).id] = (turn.live + 1, turn.count)
     return labels
 
 

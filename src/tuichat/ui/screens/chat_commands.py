@@ -264,11 +264,11 @@ class SlashCommands:
             # per key), so do what that one did: move the focus.
             screen.app.action_focus_next()
             return
-        if screen.slash_menu.display and self.accept_menu():
-            return
         # Someone completing commands may want /model next: start fetching the server's
         # names now (once per app), so they are there by the time they are asked for.
         screen.app.request_server_models()
+        if screen.slash_menu.display and self.accept_menu():
+            return
         models = [name for name, _ in self.known_models()]
         result = complete(composer.text, personas=screen.app.personas, models=models)
         if result is None:

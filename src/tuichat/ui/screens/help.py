@@ -40,7 +40,8 @@ class HelpScreen(ModalScreen[None]):
                 for keys, what in rows:
                     body.append(keys.ljust(width), style="bold")
                     body.append(f"  {what}\n")
-                yield Static(body.rstrip() or Text(""))
+                body.rstrip()
+                yield Static(body)
 
     def action_close(self) -> None:
         self.dismiss(None)
