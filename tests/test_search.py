@@ -335,10 +335,10 @@ def small_windows(monkeypatch):
 
 def follow_pages(store: Store, query: str, limit: int, budget_s: float | None) -> list:
     pages = [store.search_page(query, limit=limit, budget_s=budget_s)]
-    while pages[-1].next_before_id is not None:
+    while pages[-1].next_before is not None:
         assert len(pages) < 1_000, "paging does not end"
         pages.append(
-            store.search_page(query, limit=limit, before_id=pages[-1].next_before_id, budget_s=budget_s)
+            store.search_page(query, limit=limit, before=pages[-1].next_before, budget_s=budget_s)
         )
     return pages
 
@@ -356,9 +356,9 @@ def test_a_tiny_budget_returns_early_and_following_the_pages_finds_every_hit_onc
     first = store.search_page(query, limit=limit, budget_s=0)
     # The newest 100 ids hold no hit: one window searched, then the budget (none) is spent.
     assert first.hits == []
-    assert first.next_before_id == newest - 100 + 1
+    assert first.next_before[1] == newest - 100 + 1
     created = store._conn.execute(
-        "SELECT created_at FROM messages WHERE id = ?", (first.next_before_id,)
+        "SELECT created_at FROM messages WHERE id = ?", (first.next_before[1],)
     ).fetchone()[0]
     assert first.oldest_scanned_at == created
 
@@ -367,15 +367,16 @@ def test_a_tiny_budget_returns_early_and_following_the_pages_finds_every_hit_onc
     assert found == expected  # every hit, once, newest first
     assert len(pages) > 2_000 // 100 - 1  # one window per page
     assert all(len(page.hits) <= limit for page in pages)
-    assert pages[-1].next_before_id is None and pages[-1].oldest_scanned_at is None
+    assert pages[-1].next_before is None and pages[-1].oldest_scanned_at is None
     assert all(hit.snippet.startswith("filler") for page in pages for hit in page.hits)
 
 
 def test_before_id_searches_only_older_messages(store, small_windows) -> None:
     expected = seed_old_hits(store)
-    page = store.search_page("qz", before_id=expected[2], budget_s=None)
+    at = store._conn.execute("SELECT created_at FROM messages WHERE id = ?", (expected[2],)).fetchone()[0]
+    page = store.search_page("qz", before=(at, expected[2]), budget_s=None)
     assert ids(page.hits) == expected[3:]
-    assert page.next_before_id is None
+    assert page.next_before is None
 
 
 def test_a_full_page_of_an_index_query_says_where_to_go_on(store, sql_log) -> None:
@@ -386,14 +387,14 @@ def test_a_full_page_of_an_index_query_says_where_to_go_on(store, sql_log) -> No
     page = store.search_page("tokyo", limit=4)
     assert used_fts(sql_log)
     assert ids(page.hits) == newest_first[:4]
-    assert page.next_before_id == newest_first[3]  # the last hit: go on below it
+    assert page.next_before[1] == newest_first[3]  # the last hit: go on below it
     assert page.oldest_scanned_at == page.hits[-1].created_at
 
-    page = store.search_page("tokyo", limit=4, before_id=page.next_before_id)
+    page = store.search_page("tokyo", limit=4, before=page.next_before)
     assert ids(page.hits) == newest_first[4:8]
-    page = store.search_page("tokyo", limit=4, before_id=page.next_before_id)
+    page = store.search_page("tokyo", limit=4, before=page.next_before)
     assert ids(page.hits) == newest_first[8:]
-    assert page.next_before_id is None  # fewer than asked: nothing older is left
+    assert page.next_before is None  # fewer than asked: nothing older is left
 
 
 def test_no_budget_searches_to_the_end_in_one_page(store, small_windows) -> None:
@@ -401,20 +402,41 @@ def test_no_budget_searches_to_the_end_in_one_page(store, small_windows) -> None
     for query in ("qz", "filler qz", "xylophone"):
         page = store.search_page(query, budget_s=None)
         assert ids(page.hits) == expected
-        assert page.next_before_id is None
+        assert page.next_before is None
         assert page.oldest_scanned_at is None
 
 
 def test_a_generous_budget_finishes_a_small_history_in_one_page(store, history) -> None:
     page = store.search_page("東京", budget_s=10.0)
     assert ids(page.hits) == [history["tokyo2"], history["tokyo"]]
-    assert page.next_before_id is None
+    assert page.next_before is None
 
 
 def test_search_page_of_nothing(store: Store) -> None:
     assert store.search_page("qz").hits == []  # an empty database
     thread = store.create_thread("default", "m")
     store.add_message(thread.id, "user", "hello")
-    assert store.search_page("   ").next_before_id is None
+    assert store.search_page("   ").next_before is None
     assert store.search_page("qz", limit=0).hits == []
-    assert store.search_page("qz", before_id=1).next_before_id is None  # nothing older
+    assert store.search_page("qz", before=(0.0, 1)).next_before is None  # nothing older
+
+
+def test_newest_first_is_by_message_date_not_by_when_it_was_stored(store) -> None:
+    # An import writes old messages after today's: they still come out where their dates are.
+    today = store.create_thread("default", "m")
+    now = store.add_message(today.id, "user", "tokyo today")
+    old = store.create_thread("default", "m")
+    early = store.add_message(old.id, "user", "tokyo long ago")
+    later = store.add_message(old.id, "assistant", "tokyo a little later")
+    store._conn.execute("UPDATE messages SET created_at = 1000 WHERE id = ?", (early.id,))
+    store._conn.execute("UPDATE messages SET created_at = 2000 WHERE id = ?", (later.id,))
+    store._conn.execute("UPDATE messages SET created_at = 3000 WHERE id = ?", (now.id,))
+    store._conn.commit()
+    for query in ("tokyo", "to"):  # the index, and LIKE
+        page = store.search_page(query, budget_s=None)
+        assert [h.snippet for h in page.hits] == ["tokyo today", "tokyo a little later", "tokyo long ago"]
+        assert [h.message_id for h in store.search(query)] == [h.message_id for h in page.hits]
+    # Paging on by date finds the older ones after the newest.
+    first = store.search_page("tokyo", limit=1)
+    rest = store.search_page("tokyo", before=first.next_before)
+    assert [h.snippet for h in rest.hits] == ["tokyo a little later", "tokyo long ago"]

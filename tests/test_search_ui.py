@@ -373,10 +373,10 @@ def slow_pages(monkeypatch, seconds: float) -> list[tuple[str, int | None]]:
     calls: list[tuple[str, int | None]] = []
     search_page = Store.search_page
 
-    def spy(self, query, limit=50, before_id=None, budget_s=None):  # type: ignore[no-untyped-def]
-        calls.append((query, before_id))
+    def spy(self, query, limit=50, before=None, budget_s=None):  # type: ignore[no-untyped-def]
+        calls.append((query, before[1] if before else None))
         time.sleep(seconds)
-        return search_page(self, query, limit, before_id, budget_s)
+        return search_page(self, query, limit, before, budget_s)
 
     monkeypatch.setattr(Store, "search_page", spy)
     return calls
@@ -477,10 +477,10 @@ async def test_an_error_while_going_back_keeps_the_hits_found_and_says_so(
     store, ids = spread_store(tmp_path)
     search_page = Store.search_page
 
-    def failing(self, query, limit=50, before_id=None, budget_s=None):  # type: ignore[no-untyped-def]
-        if before_id is not None and before_id < ids[300]:
+    def failing(self, query, limit=50, before=None, budget_s=None):  # type: ignore[no-untyped-def]
+        if before is not None and before[1] < ids[300]:
             raise sqlite3.OperationalError("database is locked")
-        return search_page(self, query, limit, before_id, budget_s)
+        return search_page(self, query, limit, before, budget_s)
 
     monkeypatch.setattr(Store, "search_page", failing)
     app = make_app(tmp_path, fake_server.base_url, store=store)

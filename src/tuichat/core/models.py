@@ -100,13 +100,14 @@ class SearchHit:
 class SearchPage:
     """One page of a history search that may have stopped before the oldest message.
 
-    `hits` are newest first. `next_before_id` is None when every message older than the
-    page has been searched too; otherwise pass it back as `before_id` to go on with older
-    messages (the page was full, or the search ran out of its time budget). When it is
-    set, `oldest_scanned_at` is the time of the oldest message searched so far, for a
-    "searched back to <date>" line; otherwise it is None.
+    `hits` are newest first, by message date. `next_before` is None when every message
+    older than the page has been searched too; otherwise pass it back as `before` to go on
+    with older messages (the page was full, or the search ran out of its time budget): it
+    is the (created_at, id) the search stopped at. When it is set, `oldest_scanned_at` is
+    the time of the oldest message searched so far, for a "searched back to <date>" line;
+    otherwise it is None.
     """
 
     hits: list[SearchHit]
-    next_before_id: int | None
+    next_before: tuple[float, int] | None
     oldest_scanned_at: float | None

@@ -213,3 +213,10 @@ def m009_imported_model(conn: sqlite3.Connection) -> None:
 def m010_thread_system_prompt(conn: sqlite3.Connection) -> None:
     # A thread's own system prompt (/system), in place of its persona's. NULL: the persona's.
     conn.execute("ALTER TABLE threads ADD COLUMN system_prompt TEXT")
+
+
+@migration
+def m011_messages_by_date(conn: sqlite3.Connection) -> None:
+    # Search lists messages newest first by date (an import writes old messages late):
+    # this index walks them in that order, a window at a time (store/search.py).
+    conn.execute("CREATE INDEX messages_by_date ON messages (created_at, id)")

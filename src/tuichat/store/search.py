@@ -7,13 +7,14 @@ the FTS5 trigram index made by migrations.m004; shorter ones (a two-kanji word s
 is always bound as a quoted phrase or a LIKE pattern, never parsed as FTS syntax, so a
 query like `"foo" OR NEAR(` is just text to look for.
 
-Results are newest first (message id descending). That order is the rowid order of both
-tables, so SQLite walks them backwards and stops at LIMIT instead of sorting every match.
+Results are newest first by the message's date (created_at, then id): an imported
+thread's messages are written after today's but belong where their dates put them. The
+(created_at, id) index (migrations.m011) gives that order without sorting every message.
 
 A rare short term still reads every message (about 0.5 s warm for a million, seconds
 cold), and even the index is slow when common terms seldom meet. `search_page` therefore
-searches descending windows of message ids, newest first, and stops when the page is full
-or its time budget is spent, saying where it stopped so the caller can go on from there.
+searches descending windows of messages by date, newest first, and stops when the page is
+full or its time budget is spent, saying where it stopped so the caller can go on.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ _SPACE = re.compile(r"\s+")
 LIKE_ESCAPE = "\\"
 
 # search_page: the time one page may take by default, comfortably inside the 100 ms
-# budget for the first results. Windows are counted in message ids. Without the index the
+# budget for the first results. Windows are counted in messages. Without the index the
 # first is small, so a cold cache (~15 microseconds a message) cannot blow the budget;
 # with it, windows start large (each query has a fixed cost: reading the index's
 # structure) and have no upper bound. Later windows are sized from the speed measured so
@@ -84,13 +85,11 @@ def has_fts(conn: sqlite3.Connection) -> bool:
 
 @dataclass
 class _Plan:
-    """The SQL pieces of one query: where rows come from, what they must match, and the
-    id column whose descending order is the result order."""
+    """The SQL pieces of one query: where rows come from and what they must match."""
 
     source: str
     where: list[str]
     params: list[object]
-    id_column: str
     uses_index: bool
 
 
@@ -101,17 +100,15 @@ def _plan(conn: sqlite3.Connection, terms: list[str]) -> _Plan:
         # those rows, which is usually far cheaper than scanning every message.
         like_terms = [t for t in terms if len(t) < MIN_FTS_TERM]
         plan = _Plan(
-            source=f"{FTS_TABLE} AS f JOIN messages AS m ON m.id = f.rowid",
-            where=[f"{FTS_TABLE} MATCH ?"],
+            source="messages AS m",
+            # Evaluated once per statement: the matches, then only those in the window.
+            where=[f"m.id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)"],
             params=[" AND ".join(fts_phrase(t) for t in long_terms)],
-            id_column="f.rowid",  # lets FTS5 hand rows over in order (no sort step)
             uses_index=True,
         )
     else:
         like_terms = terms
-        plan = _Plan(
-            source="messages AS m", where=[], params=[], id_column="m.id", uses_index=False
-        )
+        plan = _Plan(source="messages AS m", where=[], params=[], uses_index=False)
     for term in like_terms:
         plan.where.append(f"m.content LIKE ? ESCAPE '{LIKE_ESCAPE}'")
         plan.params.append(like_contains(term))
@@ -124,7 +121,7 @@ def _select(plan: _Plan, extra_where: list[str]) -> str:
         "SELECT m.id, m.thread_id, m.role, m.content, m.created_at, t.title, t.persona"
         f" FROM {plan.source} JOIN threads AS t ON t.id = m.thread_id"
         f" WHERE {' AND '.join(plan.where + extra_where)}"
-        f" ORDER BY {plan.id_column} DESC LIMIT ? OFFSET ?"
+        " ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?"
     )
 
 
@@ -162,65 +159,75 @@ def search_page(
     conn: sqlite3.Connection,
     query: str,
     limit: int = 50,
-    before_id: int | None = None,
+    before: tuple[float, int] | None = None,
     budget_s: float | None = PAGE_BUDGET_S,
     *,
     clock: Callable[[], float] = time.perf_counter,
 ) -> SearchPage:
-    """Up to `limit` matches of `query` older than message `before_id` (None: from the
-    newest), newest first, searching for at most about `budget_s` seconds (None: no limit).
+    """Up to `limit` matches of `query` older than `before` ((created_at, id) of a
+    message; None: from the newest), newest first, searching for at most about
+    `budget_s` seconds (None: no limit).
 
-    Windows of ids are searched newest first; the time is checked between windows, and a
-    window is only started if the speed measured so far says it fits in what is left, so
-    a page overruns its budget by a fraction of one window at most. The first window is
-    always searched, so every page makes progress. See SearchPage for how to go on.
+    Windows of messages are searched newest first; the time is checked between windows,
+    and a window is only started if the speed measured so far says it fits in what is
+    left, so a page overruns its budget by a fraction of one window at most. The first
+    window is always searched, so every page makes progress. See SearchPage for how to go
+    on.
     """
     terms = query_terms(query)
     if not terms or limit <= 0:
         return SearchPage([], None, None)
     started = clock()
     plan = _plan(conn, terms)
-    # Two statements: max() and min() together would make SQLite read the whole table.
-    newest = conn.execute("SELECT max(id) FROM messages").fetchone()[0]
-    oldest = conn.execute("SELECT min(id) FROM messages").fetchone()[0]
-    if newest is None or oldest is None:
-        return SearchPage([], None, None)
-    high = newest if before_id is None else min(newest, before_id - 1)
-    sql = _select(plan, [f"{plan.id_column} <= ?", f"{plan.id_column} > ?"])
+    high = before
     hits: list[SearchHit] = []
     if plan.uses_index:
         first_window, max_window = INDEX_FIRST_WINDOW, INDEX_MAX_WINDOW
     else:
         first_window, max_window = FIRST_WINDOW, MAX_WINDOW
     window = max_window if budget_s is None else first_window
-    while high >= oldest:
-        low = max(high - window, oldest - 1)  # this window is low < id <= high
+    while True:
+        low = _window_start(conn, high, window)  # this window: low <= message < high
+        extra, bounds = [], []
+        if high is not None:
+            extra.append("(m.created_at, m.id) < (?, ?)")
+            bounds.extend(high)
+        if low is not None:
+            extra.append("(m.created_at, m.id) >= (?, ?)")
+            bounds.extend(low)
         window_started = clock()
-        rows = conn.execute(sql, (*plan.params, high, low, limit - len(hits), 0)).fetchall()
+        rows = conn.execute(_select(plan, extra), (*plan.params, *bounds, limit - len(hits), 0)).fetchall()
         took = clock() - window_started
         hits.extend(_hit(row, terms) for row in rows)
         if len(hits) >= limit:
             last = hits[-1]
-            if last.message_id <= oldest:
-                return SearchPage(hits, None, None)
-            return SearchPage(hits, last.message_id, last.created_at)
-        seconds_per_id = took / (high - low)
+            return SearchPage(hits, (last.created_at, last.message_id), last.created_at)
+        if low is None:
+            return SearchPage(hits, None, None)  # the oldest message has been searched
         high = low
-        if budget_s is None or high < oldest:
+        seconds_per_message = took / window
+        if budget_s is None:
             continue
         left = budget_s - (clock() - started)
-        fits = left / seconds_per_id if seconds_per_id > 0 else (max_window if left > 0 else 0)
-        if fits < min(MIN_WINDOW, high - oldest + 1):
-            return SearchPage(hits, high + 1, _time_at_or_after(conn, high + 1))
+        fits = left / seconds_per_message if seconds_per_message > 0 else (max_window if left > 0 else 0)
+        if fits < MIN_WINDOW:
+            return SearchPage(hits, high, high[0])
         window = int(min(fits, window * GROWTH, max_window))
-    return SearchPage(hits, None, None)
 
 
-def _time_at_or_after(conn: sqlite3.Connection, message_id: int) -> float | None:
-    row = conn.execute(
-        "SELECT created_at FROM messages WHERE id >= ? ORDER BY id LIMIT 1", (message_id,)
-    ).fetchone()
-    return row[0] if row else None
+def _window_start(conn: sqlite3.Connection, high: tuple[float, int] | None, size: int) -> tuple[float, int] | None:
+    """(created_at, id) of the oldest of the `size` messages just below `high`; None when
+    no message is older than those (the window reaches the oldest). Walks the index only."""
+    if size >= 1 << 40:
+        return None
+    # Two rows: the window's oldest, and whether anything is older still.
+    if high is None:
+        rows = conn.execute("SELECT created_at, id FROM messages ORDER BY created_at DESC, id DESC"
+                            " LIMIT 2 OFFSET ?", (size - 1,)).fetchall()
+    else:
+        rows = conn.execute("SELECT created_at, id FROM messages WHERE (created_at, id) < (?, ?)"
+                            " ORDER BY created_at DESC, id DESC LIMIT 2 OFFSET ?", (*high, size - 1)).fetchall()
+    return (rows[0][0], rows[0][1]) if len(rows) == 2 else None
 
 
 def _terms_pattern(terms: list[str]) -> re.Pattern[str]:

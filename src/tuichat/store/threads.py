@@ -498,13 +498,13 @@ class Store:
         self,
         query: str,
         limit: int = 50,
-        before_id: int | None = None,
+        before: tuple[float, int] | None = None,
         budget_s: float | None = PAGE_BUDGET_S,
     ) -> SearchPage:
-        """Like `search`, but bounded in time: up to `limit` hits older than `before_id`,
-        searching for about `budget_s` seconds at most (None: as long as it takes). If the
-        page's `next_before_id` is not None, pass it back to go on with older messages."""
-        return search_page(self._conn, query, limit, before_id, budget_s)
+        """Like `search`, but bounded in time: up to `limit` hits older than `before`
+        ((created_at, id)), searching for about `budget_s` seconds at most (None: as long
+        as it takes). If the page's `next_before` is not None, pass it back to go on."""
+        return search_page(self._conn, query, limit, before, budget_s)
 
     def filter_threads(self, text: str, limit: int = 200, offset: int = 0) -> list[Thread]:
         """Threads whose title contains `text` (case-insensitive), most recent activity

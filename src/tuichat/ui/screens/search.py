@@ -246,12 +246,12 @@ class SearchScreen(ModalScreen[tuple[SearchHit, str] | None]):
     def _search_pages(self, store: Store, generation: int, query: str) -> None:
         """Post page after page of `query` until LIMIT hits, the oldest message, or a
         newer generation (a keystroke, the screen closing)."""
-        found, before_id = 0, None
+        found, before = 0, None
         while generation == self._generation:
-            first = before_id is None
+            first = before is None
             try:
                 page = store.search_page(
-                    query, limit=LIMIT - found, before_id=before_id, budget_s=PAGE_BUDGET_S
+                    query, limit=LIMIT - found, before=before, budget_s=PAGE_BUDGET_S
                 )
             except Exception as exc:  # a locked or damaged database: keep what was found
                 self.post_message(self.PageFound(generation, query, exc, first))
@@ -259,9 +259,9 @@ class SearchScreen(ModalScreen[tuple[SearchHit, str] | None]):
             # post_message is thread-safe and never waits for the UI.
             self.post_message(self.PageFound(generation, query, page, first))
             found += len(page.hits)
-            if page.next_before_id is None or found >= LIMIT:
+            if page.next_before is None or found >= LIMIT:
                 return
-            before_id = page.next_before_id
+            before = page.next_before
 
     def on_search_screen_page_found(self, message: PageFound) -> None:
         message.stop()
@@ -292,7 +292,7 @@ class SearchScreen(ModalScreen[tuple[SearchHit, str] | None]):
             results.add_options([Option(hit_label(hit, style)) for hit in new_hits])
             if results.highlighted is None:
                 results.highlighted = 0
-        self.searching_older = page.next_before_id is not None and len(self.hits) < LIMIT
+        self.searching_older = page.next_before is not None and len(self.hits) < LIMIT
         count = len(self.hits)
         messages = f"{count} message{'s' if count != 1 else ''}"
         if isinstance(result, Exception):
