@@ -12,7 +12,6 @@ from apphelpers import make_app, wait_for
 from tuichat.store import Store
 from tuichat.ui.screens.chat import ChatScreen
 from tuichat.ui.screens.search import SearchResults, SearchScreen
-from tuichat.ui.widgets.transcript import Transcript
 
 SIZE = (110, 36)
 # A fixed clock: every message is stamped on the same, known day.

@@ -175,7 +175,6 @@ async def test_tab_completes_commands_and_names(tmp_path, fake_server, monkeypat
     app = make_app(tmp_path, fake_server.base_url)
     async with app.run_test(size=(100, 30)) as pilot:
         screen, _, composer = parts(app)
-        seen = record(app, monkeypatch)
         await pilot.press(*"/mo", "tab")
         assert composer.text == "/model " and composer.has_focus
         await pilot.press(*"fake-model-m")

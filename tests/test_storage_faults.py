@@ -9,11 +9,8 @@ is reported once in plain words, the write is retried, and the text is never los
 from __future__ import annotations
 
 import asyncio
-import os
-import sqlite3
 import subprocess
 import sys
-import threading
 
 import pytest
 

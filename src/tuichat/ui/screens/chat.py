@@ -24,7 +24,7 @@ from tuichat.session.replies import LiveReply
 from tuichat.session.workspace import Workspace
 from tuichat.ui.screens.chat_commands import SlashCommands
 from tuichat.ui.screens.chat_drafts import DraftKeeper
-from tuichat.ui.screens.chat_keys import CHAT_BINDINGS
+from tuichat.ui.screens.chat_keys import CHAT_BINDINGS, escape, escape_target
 from tuichat.ui.screens.chat_layout import GENERATING, IDLE, STOPPING, WIDE, ScreenLayout
 from tuichat.ui.screens.chat_send import Sender
 from tuichat.ui.screens.chat_threads import ThreadActions
@@ -32,7 +32,7 @@ from tuichat.ui.screens.chat_view import ThreadView
 from tuichat.ui.widgets.composer import Composer
 from tuichat.ui.widgets.slash_menu import SlashMenu
 from tuichat.ui.widgets.thread_list import ThreadList
-from tuichat.ui.widgets.thread_panel import ThreadFilter, ThreadPanel
+from tuichat.ui.widgets.thread_panel import ThreadPanel
 from tuichat.ui.widgets.transcript import Transcript
 
 __all__ = ["ChatScreen", "WIDE"]
@@ -217,38 +217,12 @@ class ChatScreen(Screen[None]):
         return True
 
     def _escape_target(self) -> str | None:
-        """What Esc would do now, one thing at a time: close the slash menu, clear the
-        thread filter, close the narrow thread list, cancel an edit, stop the reply."""
-        focused = self.focused
-        if self.slash_menu.display:
-            return "menu"
-        if isinstance(focused, ThreadFilter) and focused.value:
-            return "filter"
-        if self.layout_part.narrow_open and self.query_one(ThreadPanel).has_focus_within:
-            return "panel"
-        if self.conv.editing is not None and focused is self.composer:
-            return "edit"
-        if self.send_lock == GENERATING:
-            return "reply"
-        return None
+        return escape_target(self)
 
     def action_stop(self) -> None:
         """Stop the reply being generated (its text is kept), or first close what has
         the focus: the slash menu, the thread filter, an edit."""
-        target = self._escape_target()
-        if target == "menu":
-            self.slash_menu.close()
-        elif target == "filter":
-            raise SkipAction()  # the filter clears itself (its own Esc binding)
-        elif target == "panel":
-            self.close_narrow_panel()
-            self.composer.focus()
-        elif target == "edit":
-            self.sender.cancel_edit()
-        elif target == "reply":
-            self.sender.stop()
-        else:
-            raise SkipAction()
+        escape(self)
 
     def action_reset(self) -> None:
         """A fresh thread with the same persona and model; the old one stays in history

@@ -3,7 +3,16 @@ can remap it (keymap.py lists the same ids with their default keys; a test check
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from textual.actions import SkipAction
 from textual.binding import Binding
+
+from tuichat.ui.screens.chat_layout import GENERATING
+from tuichat.ui.widgets.thread_panel import ThreadFilter, ThreadPanel
+
+if TYPE_CHECKING:
+    from tuichat.ui.screens.chat import ChatScreen
 
 CHAT_BINDINGS = [
     # Priority so Escape reaches us from inside the composer; action_stop does one
@@ -39,3 +48,37 @@ CHAT_BINDINGS = [
     Binding("f4", "pick_model", "Model", id="pick_model", show=False),
     Binding("tab", "complete", "Complete /command", id="complete", show=False, priority=True),
 ]
+
+
+def escape_target(screen: ChatScreen) -> str | None:
+    """What Esc would do now, one thing at a time: close the slash menu, clear the thread
+    filter, close the thread list lying over a narrow chat, cancel an edit, and only then
+    stop the reply."""
+    focused = screen.focused
+    if screen.slash_menu.display:
+        return "menu"
+    if isinstance(focused, ThreadFilter) and focused.value:
+        return "filter"
+    if screen.layout_part.narrow_open and screen.query_one(ThreadPanel).has_focus_within:
+        return "panel"
+    if screen.conv.editing is not None and focused is screen.composer:
+        return "edit"
+    if screen.send_lock == GENERATING:
+        return "reply"
+    return None
+
+
+def escape(screen: ChatScreen) -> None:
+    """Do what escape_target says; nothing of ours to do lets the key go on."""
+    target = escape_target(screen)
+    if target == "menu":
+        screen.slash_menu.close()
+    elif target == "panel":
+        screen.close_narrow_panel()
+        screen.composer.focus()
+    elif target == "edit":
+        screen.sender.cancel_edit()
+    elif target == "reply":
+        screen.sender.stop()
+    else:
+        raise SkipAction()  # the thread filter clears itself (its own Esc binding)
