@@ -56,8 +56,16 @@ class Composer(TextArea):
             show_line_numbers=False,
             tab_behavior="focus",
             highlight_cursor_line=False,
-            placeholder="Message  (Enter send · Shift+Enter / Ctrl+J newline)",
+            placeholder=self.PLACEHOLDER,
         )
+
+    PLACEHOLDER = "Message  (Enter send · Shift+Enter / Ctrl+J newline)"
+    SHORT_PLACEHOLDER = "Message  (Enter sends)"
+
+    def on_resize(self, event: events.Resize) -> None:
+        # A narrow box says the one thing that matters rather than half of everything.
+        short = event.size.width < len(self.PLACEHOLDER) + 2
+        self.placeholder = self.SHORT_PLACEHOLDER if short else self.PLACEHOLDER
 
     # Priority bindings run in the app's message loop, while the letters typed before the
     # key are still queued for this widget: a terminal read of "thanks\r" would otherwise
