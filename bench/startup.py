@@ -21,12 +21,12 @@ Method
   The tmux round trip is measured the same way with a trivial program (`sh -c printf`)
   that prints the same two markers at once; "net" = raw median - that median.
 
-  One more run is instrumented from inside (a small script wrapped around tuichat.cli.main
+  One more run is instrumented from inside (a small script wrapped around tuichat.cli.main.main
   that hooks the import system and the terminal driver's write): it tells when the first
   frame with "Quit" was handed to the terminal, and when and in which thread `openai` was
   first imported, and how long the warm-up took (the app imports the SDK and builds its
   client in a worker thread when the user starts typing: the bench types one letter once
-  the screen is up). `python -X importtime` checks that `import tuichat.cli,
+  the screen is up). `python -X importtime` checks that `import tuichat.cli.main,
   tuichat.ui.app` pulls in no `openai` module.
   Memory: in each timed run, VmRSS of the tuichat process 1 s after its first full screen
   (idle, nothing typed); the instrumented run also gives it after the warm-up (SDK loaded).
@@ -248,7 +248,7 @@ class OpenAIWatch:
             mark("openai_thread", threading.current_thread().name)
         return None
 sys.meta_path.insert(0, OpenAIWatch())
-import tuichat.cli
+import tuichat.cli.main
 import tuichat.ui.app as appmod
 mark("imports_done")
 from textual.drivers.linux_driver import LinuxDriver
@@ -273,7 +273,7 @@ def warm(self):
     mark("warm_up_end")
 OpenAIProvider.warm_up = warm
 sys.argv = ["tuichat"] + sys.argv[2:]
-sys.exit(tuichat.cli.main(sys.argv[1:]))
+sys.exit(tuichat.cli.main.main(sys.argv[1:]))
 """
 
 
@@ -318,7 +318,7 @@ def app_argv(tuichat: str, tmp: Path, base_url: str) -> list[str]:
 
 
 def importtime_check(python: str) -> tuple[list[str], float, float]:
-    """(openai modules imported by `import tuichat.cli, tuichat.ui.app`, that import's
+    """(openai modules imported by `import tuichat.cli.main, tuichat.ui.app`, that import's
     total seconds, `import openai` alone in seconds), from `python -X importtime`."""
     def run(code: str) -> list[tuple[str, int]]:
         proc = subprocess.run([python, "-X", "importtime", "-c", code], capture_output=True,
@@ -331,9 +331,9 @@ def importtime_check(python: str) -> tuple[list[str], float, float]:
                     rows.append((name.strip(), int(cumulative)))
         return rows
 
-    rows = run("import tuichat.cli, tuichat.ui.app")
+    rows = run("import tuichat.cli.main, tuichat.ui.app")
     openai_mods = [n for n, _ in rows if n == "openai" or n.startswith("openai.")]
-    app_total = sum(c for n, c in rows if n in ("tuichat.cli", "tuichat.ui.app")) / 1e6
+    app_total = sum(c for n, c in rows if n in ("tuichat.cli.main", "tuichat.ui.app")) / 1e6
     openai_alone = next((c for n, c in run("import openai") if n == "openai"), 0) / 1e6
     return openai_mods, app_total, openai_alone
 
@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         return f"{v * 1000:7.1f} ms" if isinstance(v, float) else "    (not seen)"
 
     print(f"  python running the wrapper                      {at('probe_start')}")
-    print(f"  tuichat.cli + tuichat.ui.app imported           {at('imports_done')}")
+    print(f"  tuichat.cli.main + ui.app imported           {at('imports_done')}")
     print(f"  first write to the terminal                     {at('first_write')}")
     print(f"  first frame with the footer handed to terminal  {at('first_footer_frame')}")
     print(f"  ... and with the status line too (full screen)  {at('first_full_frame')}")
@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  SDK import + client in the app's worker thread  {dur * 1000:7.1f} ms (wall)")
     print()
     print("python -X importtime")
-    print(f"  import tuichat.cli, tuichat.ui.app: {import_s * 1000:.1f} ms;"
+    print(f"  import tuichat.cli.main, tuichat.ui.app: {import_s * 1000:.1f} ms;"
           f" openai modules among them: {len(openai_mods)}"
           + (f" ({', '.join(openai_mods[:5])}...)" if openai_mods else " (good: none)"))
     print(f"  import openai alone (fresh interpreter):          {openai_alone * 1000:7.1f} ms")

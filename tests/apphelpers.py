@@ -7,6 +7,7 @@ import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from tuichat.cli.main import make_app as compose_app
 from tuichat.config import Settings
 from tuichat.core.personas import default_dirs, load_personas
 from tuichat.providers.openai import OpenAIProvider
@@ -34,10 +35,11 @@ def make_app(
         # max_retries=0 keeps error tests fast; the SDK's own retries are tested apart.
         return OpenAIProvider(api_key=api_key or "x", base_url=base_url, timeout=timeout, max_retries=0)
 
-    app = TuichatApp(
-        store=guarded, settings=settings, personas=personas, persona=personas[persona],
-        provider_factory=provider_factory, api_key=api_key,
+    # The CLI's own composition root: what runs here is what `tuichat` runs.
+    app: TuichatApp = compose_app(
+        settings, personas, personas[persona], guarded, api_key=api_key,
         key_note="" if api_key else "No API key: set OPENAI_API_KEY.", thread=thread,
+        provider_factory=provider_factory,
     )
     guarded.app = app
     run_test = app.run_test

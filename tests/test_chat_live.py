@@ -195,3 +195,34 @@ async def test_keyboard_reaches_the_transcript_and_back(tmp_path, fake_server):
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)
+
+
+async def test_a_message_sent_before_the_history_is_read_stays_on_screen(tmp_path, fake_server, monkeypatch):
+    # The start-up reads run off the event loop; the user may send before they finish.
+    # Their end must not replace the new thread on screen with a re-read of it.
+    import asyncio
+
+    from tuichat.session.workspace import Workspace
+    from tuichat.ui.app import TuichatApp
+
+    gate = asyncio.Event()
+    original = Workspace.threads_page
+
+    async def slow(self, *args):
+        await gate.wait()
+        return await original(self, *args)
+
+    monkeypatch.setattr(Workspace, "threads_page", slow)
+    fake_server.script(Reply(chunks=["streaming ", "now"], stall_after=1))
+    app = make_app(tmp_path, fake_server.base_url)
+    async with TuichatApp.run_test(app, size=(100, 30)) as pilot:  # not waiting for `ready`
+        screen = chat(app)
+        await send(pilot, "sent early")
+        await wait_for(pilot, lambda: "streaming" in screen.transcript.all_text())
+        assert not screen.ready
+        gate.set()
+        await wait_for(pilot, lambda: screen.ready)
+        text = screen.transcript.all_text()
+        assert "New thread with" in text and "sent early" in text  # not re-read from the store
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not screen.generating)

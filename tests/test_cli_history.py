@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tuichat.history_cli import format_hits
+from tuichat.cli.history import format_hits
 from tuichat.store import Store
 from tuichat.transfer.export import dumps, thread_to_json
 
@@ -43,7 +43,7 @@ def test_shared_options_may_come_before_the_command(db: str) -> None:
     result = tuichat(f"--db={db}", "search", "cats")
     assert result.returncode == 0 and "Tell me about cats" in result.stdout
     # A value that happens to be a command name is still the option's value.
-    from tuichat.cli import history_first
+    from tuichat.cli.main import history_first
 
     assert history_first(["--db", "threads", "-c"]) == ["--db", "threads", "-c"]
     assert history_first(["-p", "search"]) == ["-p", "search"]
@@ -150,7 +150,7 @@ def test_import_of_a_bad_file_exits_2_with_one_line(db: str, tmp_path: Path, con
 def test_history_commands_load_neither_textual_nor_openai(db: str) -> None:
     code = (
         "import sys\n"
-        "from tuichat.cli import main\n"
+        "from tuichat.cli.main import main\n"
         f"for argv in (['threads', '--db', {db!r}], ['search', 'lovely', '--db', {db!r}],"
         f" ['export', '1', '--db', {db!r}]):\n"
         "    assert main(argv) == 0\n"

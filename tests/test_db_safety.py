@@ -203,12 +203,13 @@ def test_history_is_private_database_wal_and_folders(tmp_path, umask_022):
 
 
 def test_crash_log_and_exports_are_private(tmp_path, umask_022, monkeypatch):
-    from tuichat import cli, paths
+    from tuichat import paths
+    from tuichat.cli import common
 
     try:
         raise RuntimeError("boom")
     except RuntimeError:
-        log = cli._write_crash_log()
+        log = common.write_crash_log()
     assert log is not None and mode(log) == 0o600 and mode(paths.data_dir()) == 0o700
     db = tmp_path / "h.db"
     thread_id = filled(db)

@@ -625,7 +625,7 @@ def test_cli_route_is_inert(route, tmp_path, fake_server):
 def test_crash_message_route_is_inert_and_masks_credentials(tmp_path, monkeypatch, capsys):
     """The last-resort handler: the exception text is shown inert, and neither it nor
     crash.log carries a URL's password."""
-    from tuichat import cli
+    from tuichat.cli import main as cli
 
     def boom(args):
         raise RuntimeError("at http://alice:s3cr3t-pw@example.test/v1 \x1b]52;c;cm0gLXJmIH4=\x07 \u202e")

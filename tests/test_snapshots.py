@@ -96,6 +96,7 @@ def test_streaming_mid_reply(snap_compare, tmp_path, fake_server, size):
     app.settings.base_url = "http://fake-server/v1"  # the label only: its port differs per run
 
     async def run_before(pilot) -> None:
+        await ready()(pilot)
         pilot.app.screen.composer.text = "Tell me something"
         await pilot.press("enter")
         await ready(lambda app: app.screen.transcript.reply_text.endswith("of the answer"),
@@ -124,6 +125,7 @@ def test_error_reply(snap_compare, tmp_path, fake_server):
     app.settings.base_url = "http://fake-server/v1"  # the label only: its port differs per run
 
     async def run_before(pilot) -> None:
+        await ready()(pilot)
         pilot.app.screen.composer.text = "hello"
         await pilot.press("enter")
         await ready(shows("F5 retries"), lambda app: not app.screen.generating)(pilot)

@@ -361,7 +361,7 @@ def test_import_refuses_a_fifo_without_waiting_and_a_file_over_the_limit(tmp_pat
 
 def test_stored_times_of_any_value_still_format() -> None:
     from tuichat.core.models import Message, Thread
-    from tuichat.history_cli import format_threads
+    from tuichat.cli.history import format_threads
     from tuichat.ui.widgets.thread_list import relative_time
 
     for value in (float("nan"), float("inf"), -1e308, 1e308, -1.0):

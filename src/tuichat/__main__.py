@@ -1,5 +1,5 @@
 """`python -m tuichat`."""
 
-from tuichat.cli import main
+from tuichat.cli.main import main
 
 raise SystemExit(main())

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from tuichat.core.models import SUPERSEDED, Persona, Thread
 from tuichat.core.text import first_line
-from tuichat.session import exports, titles
+from tuichat.session import history, titles
 from tuichat.session.conversation import Conversation
 from tuichat.session.replies import LiveReply, Replies
 from tuichat.session.send import ChatSession
@@ -83,11 +83,11 @@ class Workspace:
         if live is not None:
             live.stop()
             await live.wait()
-        await self.db.delete_thread(thread_id)
+        await self.db.call(history.delete_thread, self.db.store, thread_id)
 
     async def export(self, thread_id: int, fmt: str) -> str:
         """Write a thread to a new file in the export folder; returns its path."""
-        return await self.db.call(exports.export_to_folder, self.db.store, thread_id, fmt)
+        return await self.db.call(history.export_to_folder, self.db.store, thread_id, fmt)
 
     # -- what is kept between runs ------------------------------------------------------------
 

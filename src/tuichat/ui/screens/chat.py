@@ -137,13 +137,15 @@ class ChatScreen(Screen[None]):
     async def _start(self) -> None:
         """What the first screen reads: done off the event loop, so a database held by
         another program delays the history, never the composer."""
+        conv, opened = self.conv, self.thread  # what was asked for at start-up
         try:
             await self.view.baseline()
             await self.layout_part.restore()
             await self.view.refresh_threads_now()
             try:
-                if self.thread is not None:
-                    await self.view.show(self.conv)
+                # Not a thread the user started (or moved to) meanwhile: that one is shown.
+                if opened is not None and self.conv is conv:
+                    await self.view.show(conv)
             finally:
                 if not self.app.api_key:
                     self.transcript.add_notice(self.app.key_note)

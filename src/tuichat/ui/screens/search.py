@@ -17,6 +17,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
+from tuichat.session import history
 from tuichat.core.models import SearchHit, SearchPage
 from tuichat.core.text import clean_line, sanitize
 from tuichat.core.timestamps import local_date
@@ -211,7 +212,7 @@ class SearchScreen(ModalScreen[tuple[SearchHit, str] | None]):
     @staticmethod
     def _search_all(store: Store, query: str) -> SearchPage | Exception:
         try:
-            return store.search_page(query, limit=LIMIT, budget_s=None)
+            return history.search_page(store, query, LIMIT, None, None)
         except Exception as exc:  # a locked or damaged database: say so, keep the box
             return exc
 
@@ -250,8 +251,8 @@ class SearchScreen(ModalScreen[tuple[SearchHit, str] | None]):
         while generation == self._generation:
             first = before is None
             try:
-                page = store.search_page(
-                    query, limit=LIMIT - found, before=before, budget_s=PAGE_BUDGET_S
+                page = history.search_page(
+                    store, query, LIMIT - found, before, PAGE_BUDGET_S
                 )
             except Exception as exc:  # a locked or damaged database: keep what was found
                 self.post_message(self.PageFound(generation, query, exc, first))

@@ -7,12 +7,12 @@ import argparse
 import os
 import sqlite3
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from tuichat import __version__, paths
 from tuichat.core.errors import TuichatError, UsageError
+from tuichat.cli.common import open_store, print_error, write_crash_log
 from tuichat.core.text import clean_line, mask_urls, sanitize
 
 EPILOG = """\
@@ -32,7 +32,7 @@ environment: OPENAI_API_KEY, OPENAI_BASE_URL (any OpenAI-compatible server).
 config: {config}
 """
 
-# First words that select a history command (history_cli.py) instead of the app. Kept
+# First words that select a history command (cli/history.py) instead of the app. Kept
 # here rather than imported so starting the app does not load the history module.
 HISTORY_COMMANDS = ("threads", "search", "export", "import", "delete")
 
@@ -86,19 +86,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     runner = run
     if argv and argv[0] in HISTORY_COMMANDS:
         # Subcommands get their own parser so the app's flat flags stay as they were.
-        from tuichat import history_cli
+        from tuichat.cli import history
 
-        args = history_cli.build_parser().parse_args(argv)
-        runner = history_cli.run
+        args = history.build_parser().parse_args(argv)
+        runner = history.run
     else:
         args = build_parser().parse_args(argv)  # exits 2 on bad arguments, as argparse does
     try:
         return runner(args)
     except UsageError as exc:
-        _error(exc)
+        print_error(exc)
         return 2
     except TuichatError as exc:
-        _error(exc)
+        print_error(exc)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -106,10 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A history command meeting a locked, full or damaged database: plain words.
         from tuichat.store.async_store import storage_error
 
-        _error(storage_error(exc, getattr(args, "db", None) or paths.db_path()))
+        print_error(storage_error(exc, getattr(args, "db", None) or paths.db_path()))
         return 1
     except Exception as exc:  # noqa: BLE001 - the user gets a message, the log gets the traceback
-        log = _write_crash_log()
+        log = write_crash_log()
         # Exception text may quote a server or a URL: inert, and no credentials.
         said = sanitize(mask_urls(f"{type(exc).__name__}: {exc}"))
         print(f"tuichat: unexpected error: {said}", file=sys.stderr)
@@ -155,19 +155,9 @@ def run(args: argparse.Namespace) -> int:
                 thread = store.get_thread(thread.id)
         api_key, key_note = resolve_api_key(settings, os.environ)
 
-        def provider_factory():
-            from tuichat.providers.openai import OpenAIProvider
-
-            return OpenAIProvider(
-                api_key=api_key or "missing",
-                base_url=settings.base_url,
-                timeout=settings.timeout,
-                azure_api_version=settings.azure_api_version,
-                api_key_env=settings.api_key_env,
-            )
-
+        provider_factory = openai_provider_factory(settings, api_key)
         if args.prompt is not None:
-            from tuichat.pipe import run_pipe
+            from tuichat.cli.pipe import run_pipe
 
             return run_pipe(
                 prompt=args.prompt, store=store, personas=personas, persona=persona,
@@ -179,47 +169,40 @@ def run(args: argparse.Namespace) -> int:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise UsageError("tuichat needs a terminal",
                              "stdin/stdout are not a terminal; for scripts use pipe mode: tuichat -p 'question'")
-        from tuichat.ui.app import TuichatApp
-
-        app = TuichatApp(
-            store=store, settings=settings, personas=personas, persona=persona,
-            provider_factory=provider_factory, api_key=api_key, key_note=key_note,
-            model_override=args.model, thread=thread,
-        )
+        app = make_app(settings, personas, persona, store, api_key=api_key, key_note=key_note,
+                       model_override=args.model, thread=thread, provider_factory=provider_factory)
         app.run()
         return app.return_code or 0
     finally:
         store.close()
 
 
-def open_store(db: Path | None):
-    from tuichat.store import Store
+def openai_provider_factory(settings, api_key: str):  # noqa: ANN001, ANN201
+    """Builds the provider when the app first needs it (the SDK loads later still)."""
 
-    from tuichat.core.files import check_not_special
+    def factory():  # noqa: ANN202
+        from tuichat.providers.openai import OpenAIProvider
 
-    path = db or paths.db_path()
-    # SQLite would open a device or FIFO and then fail with "disk I/O error", or block.
-    check_not_special(path, UsageError, "Cannot use --db")
-    try:
-        return Store(path)
-    except sqlite3.Error as exc:
-        raise UsageError(f"Cannot open the database {path}",
-                         f"{exc}. Check the path and its permissions, or pass --db PATH.") from None
+        return OpenAIProvider(
+            api_key=api_key or "missing",
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            azure_api_version=settings.azure_api_version,
+            api_key_env=settings.api_key_env,
+        )
 
-
-def _error(exc: TuichatError) -> None:
-    # Titles and details quote servers, files and arguments: shown inert, never raw.
-    text = f"{exc.title}" + (f": {exc.detail}" if exc.detail else "")
-    print(f"tuichat: {sanitize(mask_urls(text))}", file=sys.stderr)
+    return factory
 
 
-def _write_crash_log() -> Path | None:
-    try:
-        from tuichat.core.files import open_private, private_dir
+def make_app(settings, personas, persona, store, *, api_key: str, key_note: str = "",  # noqa: ANN001, ANN201
+             model_override: str | None = None, thread=None, provider_factory=None):  # noqa: ANN001
+    """The app, composed: the one place the CLI (and every UI test, through
+    tests/apphelpers.py) builds it. `provider_factory` defaults to the OpenAI SDK with
+    the settings' server and `api_key`."""
+    from tuichat.ui.app import TuichatApp
 
-        log = private_dir(paths.data_dir()) / "crash.log"
-        with open_private(log, "a") as fh:  # 0600: a traceback may quote the user's text
-            fh.write(mask_urls(traceback.format_exc()))  # no user:password@ from a base URL
-        return log
-    except (OSError, TuichatError):
-        return None
+    return TuichatApp(
+        store=store, settings=settings, personas=personas, persona=persona,
+        provider_factory=provider_factory or openai_provider_factory(settings, api_key),
+        api_key=api_key, key_note=key_note, model_override=model_override, thread=thread,
+    )

@@ -1,6 +1,6 @@
 """`tuichat threads|search|export|import|delete`: the history from the command line.
 
-cli.main sends argv here when its first word (after --db/--config) is one of SUBCOMMANDS,
+cli/main.py sends argv here when its first word (after --db/--config) is one of SUBCOMMANDS,
 and handles errors the same way as for the app (UsageError -> exit 2, one line, no
 traceback). These commands only read or write the database: they need no API key and
 never import textual, rich or openai, so they start in a blink and work over ssh and in
@@ -20,6 +20,7 @@ from tuichat.core.models import SearchHit, Thread
 from tuichat.core.files import open_private
 from tuichat.core.text import clean_line, encodable, first_line, sanitize
 from tuichat.core.timestamps import local_datetime
+from tuichat.session import history
 
 SUBCOMMANDS = ("threads", "search", "export", "import", "delete")
 # SQLite integers are 64-bit; a bigger id would overflow the query itself. A limit is
@@ -93,7 +94,7 @@ def _thread_id(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tuichat.cli import open_store
+    from tuichat.cli.common import open_store
 
     store = open_store(args.db)
     try:
@@ -160,14 +161,14 @@ def format_hits(hits: list[SearchHit], *, bold: bool) -> list[str]:
 
 
 def _threads(store, args: argparse.Namespace, out: TextIO) -> int:
-    for line in format_threads(store.list_threads(limit=args.limit)):
+    for line in format_threads(history.list_threads(store, args.limit)):
         print(line, file=out)
     return 0
 
 
 def _search(store, args: argparse.Namespace, out: TextIO) -> int:
     query = " ".join(args.query)
-    hits = store.search(query, limit=args.limit)
+    hits = history.search(store, query, args.limit)
     if not hits:
         print(f"No messages match {query!r}.", file=sys.stderr)
         return 0
@@ -177,16 +178,7 @@ def _search(store, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _export(store, args: argparse.Namespace, out: TextIO) -> int:
-    from tuichat.transfer.export import dumps, thread_to_json, thread_to_markdown
-
-    thread = store.get_thread(args.thread_id)
-    if thread is None:
-        raise UsageError(f"No thread with id {args.thread_id}", "`tuichat threads` lists them.")
-    messages = store.messages(thread.id)
-    if args.format == "json":
-        text = dumps(thread_to_json(thread, messages))
-    else:
-        text = thread_to_markdown(thread, messages)
+    thread, text = history.export_text(store, args.thread_id, args.format)
     if args.output is None:
         # stdout is a terminal, or feeds one (`| less -R`): the text shown inert. JSON
         # is inert already, with the exact data (see dumps).
@@ -204,21 +196,8 @@ def _export(store, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _import(store, args: argparse.Namespace, out: TextIO) -> int:
-    from tuichat.transfer.importers import load_file
-
-    threads = load_file(args.file)  # parses and checks everything before any write
-    imported = skipped = message_count = 0
-    for thread in threads:
-        added = store.import_thread(
-            title=thread.title, persona=thread.persona, model=thread.model,
-            created_at=thread.created_at, updated_at=thread.updated_at,
-            messages=thread.messages, source=thread.source,
-        )
-        if added is None:
-            skipped += 1
-        else:
-            imported += 1
-            message_count += len(thread.messages)
+    result = history.import_file(store, args.file)  # checks everything before any write
+    imported, skipped, message_count = result.threads, result.skipped, result.messages
     print(
         f"Imported {imported} thread{'s' if imported != 1 else ''} ({message_count} message"
         f"{'s' if message_count != 1 else ''}); skipped {skipped} already imported.",
@@ -229,11 +208,10 @@ def _import(store, args: argparse.Namespace, out: TextIO) -> int:
 
 def _delete(store, args: argparse.Namespace, out: TextIO) -> int:
     """No confirmation: the command is the confirmation (the app asks; a script must not)."""
-    thread = store.get_thread(args.thread_id)
-    if thread is None:
+    deleted = history.delete_thread(store, args.thread_id)
+    if deleted is None:
         raise UsageError(f"No thread with id {args.thread_id}", "`tuichat threads` lists them.")
-    count = store.message_count(thread.id)
-    store.delete_thread(thread.id)
+    thread, count = deleted
     print(f"Deleted thread {thread.id} ({_title(thread.title)}, {count} message"
           f"{'s' if count != 1 else ''}).", file=out)
     return 0
