@@ -62,7 +62,8 @@ async def test_lock_refuses_a_second_send_and_keeps_the_draft(tmp_path, fake_ser
         await send(pilot, "first")
         await wait_for(pilot, lambda: "slow" in transcript.all_text())
         await send(pilot, "my next draft")
-        await pilot.pause(0.2)
+        # The refusal is the event a second send would have raced: once it is said, look.
+        await wait_for(pilot, lambda: any("Still generating" in (n.title or "") for n in app._notifications))
         assert composer.text == "my next draft"
         assert len(fake_server.chat_requests) == 1
         assert [m.content for m in peek(app).messages(screen.thread.id) if m.role == "user"] == ["first"]
@@ -164,7 +165,7 @@ async def test_each_error_is_shown_and_leaves_the_app_usable(tmp_path, fake_serv
         await wait_for(pilot, lambda: not screen.generating)
         reply = peek(app).messages(screen.thread.id)[-1]
         assert reply.role == "assistant" and reply.status == ERROR and reply.error
-        assert "error" in transcript.all_text().lower()
+        assert "⚠ error" in transcript.all_text()
         assert "sk-test-key-0123456789" not in transcript.all_text()
         assert "sk-test-key-0123456789" not in (reply.error or "")
         if kind == "disconnected":
@@ -177,8 +178,10 @@ async def test_each_error_is_shown_and_leaves_the_app_usable(tmp_path, fake_serv
             await pilot.press("f5")
             await wait_for(pilot, lambda: not screen.generating and "works now" in transcript.all_text())
             assert fake_server.chat_requests[-1].json["messages"][-1]["content"] == "question that fails"
-        composer.text = "typed after the error"
-        assert composer.text == "typed after the error"
+        # The composer takes typing again (focus kept, nothing locked).
+        composer.text = ""
+        await pilot.press(*"next")
+        assert composer.text == "next" and composer.has_focus
 
 
 async def test_no_api_key_starts_shows_history_and_keeps_the_draft(tmp_path, fake_server):
@@ -192,7 +195,7 @@ async def test_no_api_key_starts_shows_history_and_keeps_the_draft(tmp_path, fak
         assert screen.query_one(ThreadList).option_count == 1
         assert "OPENAI_API_KEY" in transcript.all_text()
         await send(pilot, "please keep me")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: any("No API key" in (n.title or "") for n in app._notifications))
         assert composer.text == "please keep me"
         assert fake_server.chat_requests == []
 
@@ -312,19 +315,31 @@ async def test_length_cut_off_and_reasoning_are_shown_apart(tmp_path, fake_serve
         assert "let me think" not in str(fake_server.chat_requests[-1].json["messages"])
 
 
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def spinning(text: str) -> bool:
+    return any(f"{frame} …" in text for frame in SPINNER)
+
+
 async def test_waiting_indicator_until_the_first_token(tmp_path, fake_server):
-    fake_server.script(Reply(chunks=["arrived"], first_delay=0.5))
+    # The server holds the first token back (stall before any content) until the client
+    # leaves: the indicator is shown for as long as that takes, never raced by a timer.
+    fake_server.script(Reply(chunks=["arrived"], stall_after=0), Reply.text("arrived"))
     app = make_app(tmp_path, fake_server.base_url)
     async with app.run_test(size=(100, 30)) as pilot:
         screen, transcript, _ = parts(app)
-        before = transcript.all_text()
+        assert not spinning(transcript.all_text())
         await send(pilot, "q")
-        await pilot.pause(0.2)
-        waiting = transcript.all_text()
-        assert screen.generating and "arrived" not in waiting
-        assert len(waiting.strip()) > len(before.strip()) + len("You q")  # a visible indicator line
+        await wait_for(pilot, lambda: len(fake_server.chat_requests) == 1 and spinning(transcript.all_text()))
+        assert screen.generating and "arrived" not in transcript.all_text()
+        await pilot.press("escape")
         await wait_for(pilot, lambda: not screen.generating)
-        assert "arrived" in transcript.all_text()
+        assert not spinning(transcript.all_text())  # stopped: the indicator is gone
+        # With the token, the indicator gives way to the text.
+        await send(pilot, "again")
+        await wait_for(pilot, lambda: not screen.generating and "arrived" in transcript.all_text())
+        assert not spinning(transcript.all_text())
 
 
 async def test_server_error_text_is_not_markup(tmp_path, fake_server):
@@ -335,10 +350,10 @@ async def test_server_error_text_is_not_markup(tmp_path, fake_server):
         screen, transcript, _ = parts(app)
         await send(pilot, "q")
         await wait_for(pilot, lambda: not screen.generating)
-        await pilot.pause(0.1)
         assert "broken [/] tag and [b]$variable" in transcript.all_text().replace("\n", " ")
         from textual.widgets._toast import Toast
 
+        await wait_for(pilot, lambda: len(app.screen.query(Toast)) > 0)
         shown = [str(toast.render()) for toast in app.screen.query(Toast)]
         assert any("broken [/] tag and [b]$variable" in text for text in shown), shown
 
@@ -350,7 +365,10 @@ async def test_sdk_client_is_built_in_the_background_once_typing_starts(tmp_path
     app = make_app(tmp_path, fake_server.base_url)
     async with app.run_test(size=(100, 30)) as pilot:
         provider = app.session.provider
-        await pilot.pause(0.3)
+        # run_test returns once the first screen's reads are done (apphelpers): what
+        # would have built the client at start-up has run by now.
+        assert app.screen.ready
+        await pilot.pause()
         assert provider._client is None and app._warm_up_worker is None
         await pilot.press("h")
         await wait_for(pilot, lambda: provider._client is not None)

@@ -61,8 +61,8 @@ def chat(app) -> ChatScreen:
 
 async def open_seeded(pilot, thread_id: int) -> tuple[ChatScreen, Transcript]:
     screen = chat(pilot.app)
-    await screen.open_thread(thread_id)
-    await pilot.pause(0.1)
+    assert await screen.open_thread(thread_id)
+    await wait_for(pilot, lambda: screen.transcript.message_count > 0 and screen.transcript.visible_text())
     return screen, screen.transcript
 
 

@@ -84,7 +84,8 @@ async def test_regenerate_is_refused_while_generating(tmp_path, fake_server, mon
         await pilot.press("enter")
         await wait_for(pilot, lambda: "slow" in transcript.all_text())
         await pilot.press("ctrl+g")
-        await pilot.pause(0.1)
+        # The refusal (bell and notice) is what a regenerate would have raced.
+        await wait_for(pilot, lambda: "BELL" in seen)
         assert "BELL" in seen and any("still generating" in s for s in seen)
         assert len(fake_server.chat_requests) == 1
         assert all(m.status != SUPERSEDED for m in peek(app).messages(screen.thread.id))
@@ -191,7 +192,7 @@ async def test_edit_is_refused_while_generating(tmp_path, fake_server, monkeypat
         await wait_for(pilot, lambda: "slow" in transcript.all_text())
         seen = record(app, monkeypatch)
         await pilot.press("f3")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: "BELL" in seen)
         assert "BELL" in seen and any("still generating" in s for s in seen)
         assert composer.text == "" and screen.conv.editing is None
         await pilot.press("escape")

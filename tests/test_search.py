@@ -154,8 +154,14 @@ def test_system_messages_are_not_searched(store, history) -> None:
      "AND OR NOT", "^apples", "(((", "content:apples", "'; DROP TABLE messages; --", "%", "_"],
 )
 def test_fts_syntax_in_the_query_is_plain_text(store, history, query) -> None:
-    store.search(query)  # must not raise
-    store.search(f"{query} apples")
+    # No history message holds these characters as text: searched as plain text (never
+    # as FTS syntax or a LIKE wildcard), nothing matches, with or without a real word.
+    assert store.search(query) == []
+    assert store.search(f"{query} apples") == []
+    # As a message's text, it is found (the query is literal text, nothing more).
+    thread = store.create_thread("default", "m")
+    made = store.add_message(thread.id, "user", f"literally {query} apples here")
+    assert ids(store.search(f"{query} apples")) == [made.id]
 
 
 def test_syntax_characters_are_searched_literally(store: Store) -> None:

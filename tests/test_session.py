@@ -86,14 +86,17 @@ async def test_history_is_sent_in_order_without_reasoning(session, store, fake_s
 async def test_prompt_is_saved_before_the_request(session, store, fake_server):
     seen: list[list[str]] = []
     thread = store.create_thread("tester", "m1")
-    fake_server.script(Reply.text("ok", first_delay=0.2))
+    fake_server.script(Reply.text("ok"))
 
     async def watch() -> None:
-        await asyncio.sleep(0.1)  # the request is in flight, no token yet
+        # The moment the request reaches the server, what is on disk already?
+        while not fake_server.chat_requests:
+            await asyncio.sleep(0.005)
         seen.append([(m.role, m.status) for m in store.messages(thread.id)])
 
     await asyncio.gather(session.send(thread, PERSONA, "saved first", Collect()), watch())
-    assert seen == [[("user", DONE), ("assistant", STREAMING)]]
+    assert seen[0][0] == ("user", DONE)  # the prompt was stored before the request
+    assert fake_server.chat_requests[0].json["messages"][-1]["content"] == "saved first"
 
 
 async def test_cancel_mid_stall_keeps_partial_text_as_stopped(session, store, fake_server):
