@@ -237,7 +237,9 @@ class Viewport(TranscriptBase):
         repaint everything on every streamed frame; our own size never depends on it, so
         only the scrollbars need to hear about it (as Textual itself does in
         `Widget._size_updated(layout=False)`). Showing or hiding a scrollbar still asks
-        for a layout, through its own reactive.
+        for a layout, through its own reactive. `_scroll_update` is private to Textual (no
+        public call does this without a layout): tests/test_transcript_layout.py pins what
+        it must do, so a Textual upgrade that changes it fails there, not on screen.
         """
         if size != self.virtual_size:
             self.set_reactive(ScrollView.virtual_size, size)
