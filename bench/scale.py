@@ -555,7 +555,7 @@ def child_search(job: dict) -> dict:  # type: ignore[type-arg]
                       "first": hits[0].snippet if hits else "",
                       "page_cold": page_cold, "page_warm": page_warm,
                       "page_hits": len(page.hits) if page else 0,
-                      "page_more": page is not None and page.next_before_id is not None
+                      "page_more": page is not None and page.next_before is not None
                       and len(page.hits) < 50}
     return out
 
