@@ -229,5 +229,8 @@ async def test_the_wal_stays_small_during_a_long_reply(tmp_path, fake_server, pr
     # Without checkpoints the WAL grows past a megabyte for this reply (hundreds of
     # rewrites of the message and its index pages).
     assert largest < 1_000_000, largest
-    assert wal.stat().st_size <= 262144 + 65536
+    # After the reply it stays bounded too. (Not held to journal_size_limit: the file is
+    # only cut back when a checkpoint resets it, and a busy machine may end the reply
+    # between a checkpoint and that reset.)
+    assert wal.stat().st_size < 1_000_000
     store.close()
