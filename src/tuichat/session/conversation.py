@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tuichat.core.errors import TuichatError
-from tuichat.core.models import SUPERSEDED, Message, Persona, Thread
+from tuichat.core.models import Message, Persona, Thread
 from tuichat.core.versions import plan_pick, prompt_ids, turns, version_labels
 from tuichat.session.replies import LiveReply, ReplyViewer
 from tuichat.store.threads import Store
@@ -41,18 +41,15 @@ class Page:
     labels: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
-def _read_tail(store: Store, thread_id: int, limit: int) -> tuple[list[Message], int]:
-    page = store.messages_before(thread_id, None, limit)
-    return page, (store.count_before(thread_id, page[0].id) if page else 0)
-
-
-def _read_older(store: Store, thread_id: int, before_id: int, limit: int) -> tuple[list[Message], int]:
+def _read_page(store: Store, thread_id: int, before_id: int | None, limit: int) -> tuple[list[Message], int]:
+    """Up to `limit` messages older than `before_id` (None: the last ones) and how many
+    user/assistant messages are older still: two reads that belong together."""
     page = store.messages_before(thread_id, before_id, limit)
     return page, (store.count_before(thread_id, page[0].id) if page else 0)
 
 
 def _version_and_tail(store: Store, thread_id: int, limit: int) -> tuple[int, tuple[list[Message], int]]:
-    return store.data_version(), _read_tail(store, thread_id, limit)
+    return store.data_version(), _read_page(store, thread_id, None, limit)
 
 
 def make_page(messages: list[Message], older: int) -> Page:
@@ -216,7 +213,7 @@ class Conversation:
 
     async def read_tail(self) -> Page:
         assert self.thread is not None
-        page, older = await self.ws.db.call(_read_tail, self.ws.db.store, self.thread.id, PAGE)
+        page, older = await self.ws.db.call(_read_page, self.ws.db.store, self.thread.id, None, PAGE)
         return make_page(page, older)
 
     async def read_tail_as_of(self) -> tuple[int, Page]:
@@ -228,7 +225,7 @@ class Conversation:
 
     async def read_older(self, before_id: int, at_least: int) -> Page:
         assert self.thread is not None
-        page, older = await self.ws.db.call(_read_older, self.ws.db.store, self.thread.id, before_id,
+        page, older = await self.ws.db.call(_read_page, self.ws.db.store, self.thread.id, before_id,
                                             max(at_least, 1))
         return make_page(page, older)
 
@@ -298,6 +295,3 @@ class Conversation:
         """Write the thread to a new file in the export folder; its path."""
         assert self.thread is not None
         return await self.ws.export(self.thread.id, fmt)
-
-    def is_superseded(self, message: Message) -> bool:
-        return message.status == SUPERSEDED

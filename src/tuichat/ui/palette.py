@@ -112,16 +112,6 @@ def screen_commands(screen: Screen[object], *, only_available: bool = True) -> l
     return list(found.values())
 
 
-def key_help(screen: Screen[object]) -> str:
-    """Every command with its keys, one per line (for /help)."""
-    rows = [(c.keys or "—", c.name, c.help) for c in screen_commands(screen, only_available=False)]
-    width = max((len(keys) for keys, _, _ in rows), default=0)
-    return "\n".join(
-        f"{keys.ljust(width)}  {name}" + (f": {help_}" if help_ != name else "")
-        for keys, name, help_ in rows
-    )
-
-
 class TuichatCommands(Provider):
     """Every tuichat action, with its help text and key, for the command palette."""
 

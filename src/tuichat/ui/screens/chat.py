@@ -20,7 +20,6 @@ from textual.widgets import Footer, Static
 
 from tuichat.core.models import Persona, Thread
 from tuichat.session.conversation import Conversation
-from tuichat.session.replies import LiveReply
 from tuichat.session.workspace import Workspace
 from tuichat.ui.screens.chat_commands import SlashCommands
 from tuichat.ui.screens.chat_drafts import DraftKeeper
@@ -392,9 +391,6 @@ class ChatScreen(Screen[None]):
     def status_text(self) -> str:
         """The status line as plain text (both its parts)."""
         return " ".join(str(self.query_one(f"#status-{part}", Static).render()) for part in ("left", "right"))
-
-    def live_reply(self) -> LiveReply | None:
-        return self.conv.live
 
     async def open_thread(self, thread_id: int, message_id: int | None = None, *, find: str | None = None) -> bool:
         """Show a thread; with `message_id`, scrolled to that message (see ThreadActions)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tuichat.commands import BY_NAME, COMMANDS, Command, CommandError, SendText, command_list, complete, parse
+from tuichat.commands import BY_NAME, Command, CommandError, SendText, complete, parse
 from tuichat.core.errors import TuichatError
 from tuichat.core.text import clean_line, first_line, sanitize
 from tuichat.ui.screens.model_picker import ModelPicker, model_choices
@@ -223,9 +223,6 @@ class SlashCommands:
 
         self.screen.app.push_screen(HelpScreen(key_rows(self.screen.app)))
 
-    def help_text(self) -> str:
-        return f"Commands (type them in the message box):\n{command_list()}"
-
     # -- the slash menu and Tab ----------------------------------------------------------------------
 
     def text_changed(self, text: str) -> None:
@@ -285,5 +282,3 @@ class SlashCommands:
         elif not result.candidates:
             screen.app.bell()
 
-
-__all__ = ["SlashCommands", "COMMANDS"]

@@ -56,9 +56,7 @@ class ThreadActions:
                 return False
             persona = screen.app.personas.get(thread.persona)
             conv = screen.ws.conversation(persona, screen.app.model_for(persona), thread)
-            screen.view._detach()
-            screen.conv = conv
-            screen.sync_lock()
+            screen.view.adopt(conv)
             if not await screen.view.show(conv):
                 return False
         if message_id is None:
@@ -169,10 +167,7 @@ class ThreadActions:
         index = threads.highlighted
         await screen.ws.delete(thread_id)
         if screen.thread is not None and screen.thread.id == thread_id:
-            conv = screen.conv
-            screen.conv = screen.ws.conversation(conv.persona, conv.model)
-            screen.sync_lock()
-            screen.view.show_new()
+            screen.view.switch(screen.ws.conversation(screen.conv.persona, screen.conv.model))
         await screen.view.refresh_threads_now()
         if threads.has_focus and threads.highlighted is None and threads.option_count:
             # Keep the cursor where it was, on the thread that moved up.

@@ -67,13 +67,17 @@ class ThreadView:
 
     # -- switching threads ------------------------------------------------------------------
 
-    def switch(self, conv: Conversation) -> None:
+    def adopt(self, conv: Conversation) -> None:
         """Make `conv` the screen's conversation. A reply generating in the one left keeps
         going (in the background); it is only no longer shown."""
-        screen = self.screen
         self._detach()
-        screen.conv = conv
-        screen.sync_lock()
+        self.screen.conv = conv
+        self.screen.sync_lock()
+
+    def switch(self, conv: Conversation) -> None:
+        """Adopt `conv` and show it (a new thread at once, a stored one once it is read)."""
+        screen = self.screen
+        self.adopt(conv)
         if conv.thread is None:
             self.show_new()
         else:
@@ -199,8 +203,7 @@ class ThreadView:
         screen = self.screen
         if screen.conv is not conv:
             return
-        screen.conv = screen.ws.conversation(conv.persona, conv.model)
-        screen.sync_lock()
+        self.adopt(screen.ws.conversation(conv.persona, conv.model))
         self.show_new()
         self.refresh_threads()
         screen.say("This thread was deleted in another window; what you send now starts a new thread.")
