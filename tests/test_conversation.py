@@ -106,6 +106,8 @@ async def test_a_second_send_in_the_same_thread_is_refused_another_thread_is_not
     # The same thread, as another Conversation (the screen switched away and back).
     again = ws.conversation(PERSONA, "m1", store.get_thread(first.thread.id))
     assert again.busy and again.live is first.live
+    while not fake_server.chat_requests:  # the stalled reply is the first one served
+        await asyncio.sleep(0.01)
     second = ws.conversation(PERSONA, "m1")
     await second.send("elsewhere", saved=lambda p: None)
     await ended(ws, second.thread.id)
