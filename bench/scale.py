@@ -840,21 +840,6 @@ def explain(db: Path, log: list[tuple[str, str]]) -> list[dict]:  # type: ignore
 # ================================================================= tmux
 
 
-def _full_screen(lines: list[str]) -> bool:
-    """startup.full_screen, tolerant of a footer too full to show "Quit": the status line
-    on top and the footer's last binding (the command palette's "^p palette") below."""
-    if not lines or not lines[0].strip().startswith("tuichat"):
-        return False
-    return any("Quit" in ln for ln in lines) or "palette" in lines[-1]
-
-
-def use_tolerant_full_screen() -> None:
-    # time_to_screen looks full_screen up in its module at call time.
-    import startup
-
-    startup.full_screen = _full_screen
-
-
 def tuichat_exe() -> str:
     exe = str(Path(sys.executable).with_name("tuichat"))
     return exe if Path(exe).exists() else (shutil.which("tuichat") or "tuichat")
@@ -1174,7 +1159,6 @@ def main(argv: list[str] | None = None) -> int:
     from startup import Tmux, clean_env, load_average, sigterm_to_exit
 
     sigterm_to_exit()
-    use_tolerant_full_screen()
     db = ensure_db(args.db, args.regenerate, args.scale)
     facts = db_facts(db)
     print(f"  {facts['threads']:,} threads; most recent thread #{facts['big_id']} has {facts['big_n']:,} messages;"

@@ -153,6 +153,7 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes
     json: Any  # the decoded body, or None
+    at: float = 0.0  # time.monotonic() when the request's head had arrived (benchmarks)
 
 
 _REASONS = {
@@ -298,6 +299,7 @@ class FakeServer:
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
             return None  # clean close between requests
+        at = time.monotonic()
         lines = head.decode("latin-1").split("\r\n")
         method, target, _version = lines[0].split(" ", 2)
         headers: dict[str, str] = {}
@@ -314,7 +316,7 @@ class FakeServer:
         except ValueError:
             parsed = None
         path = target.split("?", 1)[0]
-        return RecordedRequest(method, path, headers, body, parsed)
+        return RecordedRequest(method, path, headers, body, parsed, at)
 
     async def _respond(self, req: RecordedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Answer one request. Returns False when the connection must not be reused."""

@@ -44,7 +44,7 @@ def seeded_store(tmp_path) -> tuple[Store, dict[str, int]]:
 
 
 def chat(app) -> ChatScreen:
-    screen = app.screen_stack[1] if len(app.screen_stack) > 1 else app.screen
+    screen = app.screen_stack[0]  # the chat screen is the default screen, under any other
     assert isinstance(screen, ChatScreen)
     return screen
 

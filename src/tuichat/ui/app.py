@@ -112,10 +112,14 @@ class TuichatApp(App[None]):
         """--model wins, then the persona's model, then config.toml's."""
         return self.model_override or (persona.model if persona else None) or self.settings.model
 
-    def on_mount(self) -> None:
+    def get_default_screen(self) -> ChatScreen:
+        # The chat screen is the bottom of the stack, not pushed over an empty default
+        # screen: that one would be composed, laid out and drawn first, for nothing.
         thread = self.start_thread
         persona = self.personas.get(thread.persona) if thread is not None else self.start_persona
-        self.push_screen(ChatScreen(self.ws, persona=persona, model=self.model_for(persona), thread=thread))
+        return ChatScreen(self.ws, persona=persona, model=self.model_for(persona), thread=thread)
+
+    def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         # Everything alive after the first frame lives as long as the app: keep it out
         # of the garbage collector's full passes, which otherwise stall streaming.
@@ -179,13 +183,23 @@ class TuichatApp(App[None]):
             self.exit(return_code=128 + self._terminating)
 
     def warm_up(self) -> None:
-        """Import the SDK and build its client in a worker thread, once. Called when the
-        user starts typing: the first send then does not wait for the ~0.4 s import, and
-        an app that is only browsing history never pays the SDK's ~25 MB."""
+        """Load what the first send and the first reply need, in a worker thread, once:
+        the SDK and its client (~0.4 s of imports, ~30 MB) and the Markdown renderer.
+        Started when the user starts typing (or a draft comes back), so the first send
+        does not wait for the import; never at start-up, so the first screen is not
+        slowed and an app only browsing history never pays the SDK's memory. The thread
+        takes the interpreter lock in 5 ms slices, so typing stays responsive meanwhile
+        (bench/startup.py measures the event loop's worst stall)."""
         if self._warm_up_worker is None:
-            self._warm_up_worker = self.run_worker(
-                self.session.provider.warm_up, thread=True, name="warm-up", exit_on_error=False
-            )
+            provider = self.session.provider  # the session is made here, on the loop
+
+            def warm_up() -> None:
+                provider.warm_up()
+                from tuichat.ui.markdown_doc import warm_up as markdown
+
+                markdown()
+
+            self._warm_up_worker = self.run_worker(warm_up, thread=True, name="warm-up", exit_on_error=False)
 
     def request_server_models(self) -> bool:
         """Start fetching the server's model list, once. True while it is on its way."""

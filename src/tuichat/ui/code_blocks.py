@@ -1,7 +1,7 @@
 """Fenced code blocks of a Markdown message, for copying one of them.
 
-Parsed with markdown-it (the parser rich's Markdown uses), so what counts as a code block
-here is exactly what the transcript draws as one: a ``` fence inside a longer ```` fence,
+Parsed with the transcript's own markdown-it parser, so what counts as a code block here is
+exactly what the transcript draws as one: a ``` fence inside a longer ```` fence,
 or one inside a list item, is found the same way it is rendered.
 """
 
@@ -9,11 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from markdown_it import MarkdownIt
-
-# "commonmark" is enough to find fences; the shared parser of the transcript enables
-# tables and strikethrough, which do not change where fences are.
-_PARSER = MarkdownIt("commonmark")
 
 
 @dataclass(frozen=True)
@@ -38,8 +33,10 @@ def code_blocks(markdown: str) -> list[CodeBlock]:
     The code keeps its indentation but loses the final newline the fence implies, so
     pasting it into a shell does not run it at once.
     """
+    from tuichat.ui.markdown_doc import PARSER  # loaded when first needed, not at start-up
+
     blocks = []
-    for token in _PARSER.parse(markdown):
+    for token in PARSER.parse(markdown):
         if token.type == "fence":
             language = token.info.split()[0] if token.info.strip() else ""
             code = token.content[:-1] if token.content.endswith("\n") else token.content

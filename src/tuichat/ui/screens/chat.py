@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tuichat.core.models import Persona, Thread
 from tuichat.session.conversation import Conversation
@@ -29,6 +29,7 @@ from tuichat.ui.screens.chat_send import Sender
 from tuichat.ui.screens.chat_threads import ThreadActions
 from tuichat.ui.screens.chat_view import ThreadView
 from tuichat.ui.widgets.composer import Composer
+from tuichat.ui.widgets.key_bar import KeyBar
 from tuichat.ui.widgets.slash_menu import SlashMenu
 from tuichat.ui.widgets.thread_list import ThreadList
 from tuichat.ui.widgets.thread_panel import ThreadPanel
@@ -41,8 +42,10 @@ class ChatScreen(Screen[None]):
     """One conversation at a time, with the history beside it."""
 
     BINDINGS = CHAT_BINDINGS
-
-
+    # The composer has the focus from the first frame on. (Textual's default focuses the
+    # first focusable widget, the thread filter, and moving the focus on costs a restyle
+    # and a redraw before the first screen is complete.)
+    AUTO_FOCUS = "#composer"
 
     send_lock: reactive[str] = reactive(IDLE, init=False)
     """The open thread's send lock, as the screen shows it: idle, generating or stopping
@@ -95,7 +98,7 @@ class ChatScreen(Screen[None]):
                 yield Transcript(id="transcript")
                 yield SlashMenu(id="slash-menu")
                 yield Composer(id="composer")
-        yield Footer()
+        yield KeyBar()
 
     # Held from mount on: a reply and the last draft save still reach them while the
     # screen is being closed, when they can no longer be queried.

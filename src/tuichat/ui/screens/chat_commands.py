@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 from tuichat.commands import BY_NAME, Command, CommandError, SendText, complete, parse
 from tuichat.core.errors import TuichatError
 from tuichat.core.text import clean_line, first_line, sanitize
-from tuichat.ui.screens.model_picker import ModelPicker, model_choices
-from tuichat.ui.screens.persona_picker import PersonaPicker
 
 if TYPE_CHECKING:
     from tuichat.ui.screens.chat import ChatScreen
@@ -137,6 +135,8 @@ class SlashCommands:
     def known_models(self) -> list[tuple[str, str]]:
         screen = self.screen
         settings = screen.app.settings
+        from tuichat.ui.screens.model_picker import model_choices  # pickers load when first used
+
         return model_choices(
             screen.model,
             [settings.model, *getattr(settings, "models", [])],
@@ -147,6 +147,8 @@ class SlashCommands:
     def pick_model(self) -> None:
         screen = self.screen
         asking = screen.app.request_server_models()
+        from tuichat.ui.screens.model_picker import ModelPicker
+
         screen.app.push_screen(ModelPicker(self.known_models(), screen.model, asking_server=asking),
                                self._picked_model)
 
@@ -173,6 +175,8 @@ class SlashCommands:
     def pick_persona(self) -> None:
         screen = self.screen
         current = screen.persona.name if screen.persona else None
+        from tuichat.ui.screens.persona_picker import PersonaPicker
+
         screen.app.push_screen(PersonaPicker(screen.app.personas, current), self.picked_persona)
 
     def picked_persona(self, name: str | None) -> None:

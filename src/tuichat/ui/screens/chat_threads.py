@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 from tuichat.core.errors import TuichatError
 from tuichat.core.models import SearchHit, Thread
 from tuichat.core.text import first_line, sanitize
-from tuichat.ui.code_blocks import CodeBlock, code_blocks
-from tuichat.ui.screens.code_picker import CodePicker
-from tuichat.ui.screens.dialogs import ConfirmDialog, TextPromptDialog
 
+# Dialogs, pickers and the Markdown parser load when first used: not at start-up.
 if TYPE_CHECKING:
+    from tuichat.ui.code_blocks import CodeBlock
     from tuichat.ui.screens.chat import ChatScreen
 
 
@@ -126,6 +125,8 @@ class ThreadActions:
             screen.view.refresh_threads()
             screen.update_status()
 
+        from tuichat.ui.screens.dialogs import TextPromptDialog
+
         screen.app.push_screen(
             TextPromptDialog("Rename thread", thread.title, placeholder="Title", max_length=200,
                              empty_message="The title cannot be empty."),
@@ -154,6 +155,8 @@ class ThreadActions:
         def answered(confirmed: bool | None) -> None:
             if confirmed:
                 self._run(self.delete_now(thread.id), "dialog")
+
+        from tuichat.ui.screens.dialogs import ConfirmDialog
 
         screen.app.push_screen(
             ConfirmDialog("Delete thread", question, confirm_label="Delete", destructive=True), answered,
@@ -194,6 +197,9 @@ class ThreadActions:
         self.copy_text(text)
 
     def copy_code(self, text: str) -> None:
+        from tuichat.ui.code_blocks import code_blocks
+        from tuichat.ui.screens.code_picker import CodePicker
+
         blocks = code_blocks(text)
         if not blocks:
             self.screen.notify("No code blocks in this message.", timeout=3)

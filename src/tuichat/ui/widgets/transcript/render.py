@@ -4,11 +4,10 @@ untrusted: sanitized and never parsed as Rich markup."""
 
 from __future__ import annotations
 
-from copy import copy
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from rich.console import RenderableType
-from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -16,33 +15,20 @@ from textual.strip import Strip
 
 from tuichat.core.models import DONE, ERROR, INTERRUPTED, STOPPED, STREAMING, SUPERSEDED
 from tuichat.core.text import clean_line, sanitize
-from markdown_it import MarkdownIt
-
 from tuichat.ui.widgets.transcript.base import TranscriptBase
 from tuichat.ui.widgets.transcript.entries import LENGTH, Entry, Reply
+
+if TYPE_CHECKING:
+    from rich.markdown import Markdown
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
-# rich's Markdown builds a new MarkdownIt parser for every instance, which costs more than
-# parsing a typical block. One parser, configured as rich configures it, is shared; a test
-# checks the output matches rich's own.
-_PARSER = MarkdownIt().enable("strikethrough").enable("table")
-_TEMPLATES: dict[str, Markdown] = {}
-
-
 def markdown(text: str, code_theme: str) -> Markdown:
-    """A rich Markdown for `text` (already sanitized), without building a parser."""
-    template = _TEMPLATES.get(code_theme)
-    if template is None:
-        # hyperlinks=False: a link shows its address, so a link cannot hide where it goes.
-        template = Markdown("", code_theme=code_theme, hyperlinks=False)
-        _TEMPLATES[code_theme] = template
-    document = copy(template)
-    document.markup = text
-    document.parsed = _PARSER.parse(text)
-    return document
+    """A rich Markdown for `text` (already sanitized); see markdown_doc (loaded on first use)."""
+    from tuichat.ui.markdown_doc import markdown as document
 
+    return document(text, code_theme)
 
 
 class Rendering(TranscriptBase):
