@@ -2,7 +2,9 @@
 
 Not a test: it prints figures and the budgets they are held to (PERFORMANCE.md):
   - CPU(8,000 tokens) / CPU(2,000 tokens) <= 4.5, same run (linear, not quadratic)
-  - <= 0.5 CPU-s per 1,000 tokens for the 8,000-token reply at full speed (goal 0.25)
+  - <= 0.15 CPU-s per 1,000 tokens for the 8,000-token reply at full speed, after a
+    warm-up reply
+  - <= 20% of one core over a 2,000-token reply at 200 tokens/s
   - first token on screen <= 30 ms after it arrives (held at 200 tokens/s)
   - last token on screen <= 100 ms after the last byte, 2,000 tokens at 200 tokens/s
 
@@ -25,10 +27,13 @@ Method
   the app the first content event (the first token's "arrival") and the final
   "data: [DONE]" event (the last byte; the server sends the finish, usage and [DONE]
   events right after the last content event, without pacing).
-  Every run is a fresh process with an empty database, i.e. the first send of a new
-  app, with the openai SDK already imported (the app imports it and builds its client
-  in a worker thread once the user starts typing); no run inherits caches warmed by
-  another.
+  Every run is a fresh process with an empty database, with the openai SDK already
+  imported (the app imports it and builds its client in a worker thread once the user
+  starts typing); no run inherits caches warmed by another. Unless --no-warmup-reply,
+  each run first sends "WARM-UP...", which the server answers with a 300-token reply of
+  the same kinds of Markdown at full speed, waits for it, and leaves its thread with
+  Ctrl+R: the measured reply is then a user's second reply, with the one-time costs (the
+  first code block's lexer, the first table) paid, as PERFORMANCE.md's budget says.
   headless: the real TuichatApp (built as tests/apphelpers.py builds it, with the CLI's
     provider settings) under App.run_test(size=(120, 40)), in a child process
     (--headless-child). The prompt is put in the composer and Enter pressed. CPU is
@@ -82,9 +87,22 @@ sys.path.insert(0, str(HERE))
 SIZE = (120, 40)
 CHARS_PER_TOKEN = 5.5  # bench/corpus.py's convention
 PROMPT = "Write a long answer with lists, code and a table."
+# The warm-up reply: the same kinds of Markdown (and code languages) as the measured one,
+# so its one-time costs (the first table, the first lexer) are paid before measuring. It
+# streams in its own thread, which Ctrl+R then leaves, so none of it is on screen after.
+WARMUP_PROMPT = "WARM-UP: a short answer, please."
+WARMUP_MARKER = "END-OF-WARMUP"
+
+
+def warmup_text() -> str:
+    from corpus import markdown_reply
+
+    return markdown_reply(300, seed=99) + f"\n\n{WARMUP_MARKER}\n"
+
+
 RATIO_BUDGET = 4.5
-PER_1K_BUDGET = 0.5
-PER_1K_GOAL = 0.25
+PER_1K_BUDGET = 0.15
+CORE_BUDGET = 0.20  # of one core, 2,000 tokens at 200 tokens/s
 FIRST_BUDGET_MS = 30.0
 LAST_BUDGET_MS = 100.0
 
@@ -193,8 +211,9 @@ class Events:
             self._events.clear()
 
     def get(self, name: str) -> float | None:
+        """The last `name` event: the measured reply comes after the warm-up reply."""
         with self._cond:
-            return next((t for e, t in self._events if e == name), None)
+            return next((t for e, t in reversed(self._events) if e == name), None)
 
     def wait(self, name: str, timeout: float) -> float | None:
         deadline = time.monotonic() + timeout
@@ -248,10 +267,12 @@ class Backend:
 
     def __init__(self, case: Case, text_file: Path) -> None:
         self.procs: list[subprocess.Popen[str]] = []
+        warm_file = text_file.with_name("warm-up.md")
+        warm_file.write_text(warmup_text(), encoding="utf-8")
         server = self._start([
             sys.executable, str(ROOT / "tests" / "fake_openai.py"), "--port", "0",
             "--text-file", str(text_file), "--tokens-per-second", f"{case.event_rate:g}",
-            "--chunk-chars", str(case.chunk_chars),
+            "--chunk-chars", str(case.chunk_chars), "--warmup-text-file", str(warm_file),
         ])
         url = server.stdout.readline().strip()  # type: ignore[union-attr]
         if not url.startswith("http://"):
@@ -359,12 +380,12 @@ async def _until(predicate, timeout: float, step: float = 0.01) -> bool:  # type
     return True
 
 
-def headless_once(case: Case, backend: Backend, db: Path, profile: Path | None) -> Result:
+def headless_once(case: Case, backend: Backend, db: Path, profile: Path | None, warmup: bool = True) -> Result:
     """One headless run in a fresh python process, so every run is the first send of a
     new app, as in the tmux harness (no run inherits another's warmed-up caches)."""
     job = {"base_url": backend.base_url, "tokens": case.tokens, "rate": case.rate,
            "chunk_chars": case.chunk_chars, "seed": case.seed, "db": str(db),
-           "profile": str(profile) if profile else None}
+           "profile": str(profile) if profile else None, "warmup": warmup}
     backend.events.clear()
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--headless-child", json.dumps(job)],
                           capture_output=True, text=True, env=os.environ.copy())
@@ -390,12 +411,12 @@ def headless_child(job_json: str) -> int:
 
     case = make_case(job["tokens"], job["rate"], job["chunk_chars"], job["seed"])
     profile = Path(job["profile"]) if job["profile"] else None
-    st = asyncio.run(_headless(case, job["base_url"], Path(job["db"]), profile))
+    st = asyncio.run(_headless(case, job["base_url"], Path(job["db"]), profile, job["warmup"]))
     print(json.dumps(st), flush=True)
     return 0
 
 
-async def _headless(case: Case, base_url: str, db: Path, profile: Path | None) -> dict[str, float]:
+async def _headless(case: Case, base_url: str, db: Path, profile: Path | None, warmup: bool) -> dict[str, float]:
     from tuichat.ui.screens.chat import ChatScreen
     from tuichat.ui.widgets.composer import Composer
     from tuichat.ui.widgets.transcript import Transcript
@@ -431,9 +452,23 @@ async def _headless(case: Case, base_url: str, db: Path, profile: Path | None) -
         transcript.append_reply = spy_append  # type: ignore[method-assign]
         transcript.render_line = spy_render  # type: ignore[method-assign]
 
-        composer.text = PROMPT  # starts the SDK warm-up, as typing does; wait it out
+        composer.text = WARMUP_PROMPT  # starts the SDK warm-up, as typing does; wait it out
         await _until(lambda: app._warm_up_worker is not None and app._warm_up_worker.is_finished, 15)
         await pilot.pause()
+        if warmup:
+            # A warm-up reply, then a fresh thread (Ctrl+R), as a user's second reply.
+            await pilot.press("enter")
+            if not await _until(lambda: WARMUP_MARKER in transcript.reply_text and not screen.generating, 30):
+                raise RuntimeError("headless: the warm-up reply never finished")
+            await pilot.press("ctrl+r")
+            await _until(lambda: screen.thread is None, 10)
+            await pilot.pause()
+        composer.text = PROMPT
+        await pilot.pause()
+        st["chars"] = 0
+        st.pop("arrive_first", None)
+        st.pop("arrive_last", None)
+        st.pop("paint_first", None)
         profiler = None
         if profile is not None:
             import cProfile
@@ -499,7 +534,8 @@ def wait_warm(pid: int, timeout: float = 15.0) -> None:
         last = now
 
 
-def tmux_once(tmux, case: Case, backend: Backend, tmp: Path, name: str) -> Result:  # type: ignore[no-untyped-def]
+def tmux_once(tmux, case: Case, backend: Backend, tmp: Path, name: str,  # type: ignore[no-untyped-def]
+              warmup: bool = True) -> Result:
     from startup import TmuxError, time_to_screen
 
     tuichat = str(Path(sys.executable).with_name("tuichat"))
@@ -515,17 +551,35 @@ def tmux_once(tmux, case: Case, backend: Backend, tmp: Path, name: str) -> Resul
         def screen() -> str:
             return "\n".join(tmux.capture(name))
 
-        backend.events.clear()
-        # Typing starts the app's SDK warm-up (import + client, in a worker thread). The
-        # prompt is typed first and Enter pressed only once the text is in the composer
-        # and the warm-up is over, so CPU and latencies are the streaming's alone.
-        tmux.send_keys(name, "-l", PROMPT)
-        limit = time.monotonic() + 10
-        while PROMPT not in screen():
-            if time.monotonic() > limit:
-                raise TmuxError("the prompt never showed in the composer")
-            time.sleep(0.005)
+        def type_in(text: str) -> None:
+            tmux.send_keys(name, "-l", text)
+            limit = time.monotonic() + 10
+            while text not in screen():
+                if time.monotonic() > limit:
+                    raise TmuxError("the prompt never showed in the composer")
+                time.sleep(0.005)
+
+        # Typing starts the app's SDK warm-up (import + client, in a worker thread). Enter
+        # is pressed only once the text is in the composer and the warm-up is over, so CPU
+        # and latencies are the streaming's alone.
+        type_in(WARMUP_PROMPT if warmup else PROMPT)
         wait_warm(pid)
+        if warmup:
+            # A warm-up reply, then a fresh thread (Ctrl+R), as a user's second reply.
+            tmux.send_keys(name, "Enter")
+            limit = time.monotonic() + 30
+            while not (WARMUP_MARKER in (text := screen()) and "generating" not in text.splitlines()[0]):
+                if time.monotonic() > limit:
+                    raise TmuxError("the warm-up reply never finished")
+                time.sleep(0.02)
+            tmux.send_keys(name, "C-r")
+            while WARMUP_MARKER in screen():
+                if time.monotonic() > limit:
+                    raise TmuxError("Ctrl+R did not leave the warm-up thread")
+                time.sleep(0.01)
+            type_in(PROMPT)
+            wait_warm(pid)
+        backend.events.clear()
         cpu0 = proc_cpu(pid)
         t0 = time.monotonic()
         tmux.send_keys(name, "Enter")
@@ -624,9 +678,8 @@ def summary(results: list[Result], harnesses: list[str], fixed: int) -> None:
         if not math.isnan(big):
             per = big / 8
             net = (big - base) / 8 if not math.isnan(base) else math.nan
-            goal = "meets the goal" if per <= PER_1K_GOAL else "misses the goal"
             print(f"  {h:8} CPU per 1,000 tokens, 8,000 at full speed: {per:5.3f} s  (net {net:5.3f})"
-                  f"   budget <= {PER_1K_BUDGET} (goal {PER_1K_GOAL})  {ok(per <= PER_1K_BUDGET)}, {goal}")
+                  f"   budget <= {PER_1K_BUDGET}  {ok(per <= PER_1K_BUDGET)}")
         for rate in sorted({r.case.rate for r in results if r.harness == h}):
             firsts = [r.first_ms for r in results if r.harness == h and r.case.rate == rate]
             f = median(firsts)
@@ -644,9 +697,11 @@ def summary(results: list[Result], harnesses: list[str], fixed: int) -> None:
                 print(f"  {h:8} last token on screen after the last byte, {tokens} at {rate:g} tok/s:"
                       f" {fmt_ms(m)} ms (max {fmt_ms(max(lasts))})   {tag}")
                 per = med(h, tokens, rate, "per_1k")
-                print(f"  {h:8} CPU per 1,000 tokens, {tokens} at {rate:g} tok/s: {per:5.3f} s"
-                      f" ({med(h, tokens, rate, 'cpu') / med(h, tokens, rate, 'wall') * 100:.0f}% of a core;"
-                      " no budget)")
+                share = med(h, tokens, rate, "cpu") / med(h, tokens, rate, "wall")
+                tag = (f"budget <= {CORE_BUDGET:.0%}  {ok(share <= CORE_BUDGET)}" if tokens == 2000 and rate == 200
+                       else "(the budget is for 2,000 at 200 tok/s)")
+                print(f"  {h:8} CPU at {rate:g} tok/s over {tokens} tokens: {share:.1%} of a core"
+                      f" ({per:5.3f} s per 1,000 tokens)   {tag}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -666,6 +721,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="size of the tiny reply that measures the fixed cost of a send (0: skip)")
     p.add_argument("--chunk-chars", type=int, default=6, help="characters per SSE event (default 6)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-warmup-reply", dest="warmup", action="store_false",
+                   help="measure the first reply of a new app (default: a warm-up reply first)")
     p.add_argument("--profile", type=Path, default=None,
                    help="headless: write a cProfile of each run into this directory")
     args = p.parse_args(argv)
@@ -711,9 +768,9 @@ def main(argv: list[str] | None = None) -> int:
                         tmp.mkdir()
                         if h == "headless":
                             prof = args.profile / f"headless-{tokens}-{rate:g}-{i}.prof" if args.profile else None
-                            r = headless_once(case, backend, tmp / "tuichat.db", prof)
+                            r = headless_once(case, backend, tmp / "tuichat.db", prof, args.warmup)
                         else:
-                            r = tmux_once(tmux, case, backend, tmp, f"run{count}")
+                            r = tmux_once(tmux, case, backend, tmp, f"run{count}", args.warmup)
                         results.append(r)
                         print_run(r, i)
             finally:

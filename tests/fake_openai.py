@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,9 @@ class FakeServer:
         self.models: list[str] | None = list(DEFAULT_MODELS)  # None: GET /models answers 404
         self.models_delay = 0.0  # seconds before answering GET /models (a slow server)
         self.default_reply = Reply.text(DEFAULT_TEXT, usage="auto")
+        # Picks a reply from the request's body before the queue is consulted (None: the
+        # queue decides). Benchmarks use it to answer a warm-up prompt differently.
+        self.reply_for: Callable[[dict[str, Any]], Reply | None] | None = None
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -328,7 +332,8 @@ class FakeServer:
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
             return await _send_json(writer, 200, {"object": "list", "data": data})
         if req.method == "POST" and req.path.endswith("/chat/completions"):
-            reply = self._next_reply()
+            chosen = self.reply_for(req.json) if self.reply_for and isinstance(req.json, dict) else None
+            reply = chosen or self._next_reply()
             if reply.headers_delay:
                 await asyncio.sleep(reply.headers_delay)
             if reply.status != 200:
@@ -524,6 +529,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hostile", action="store_true",
                    help="hostile mode: escape sequences, C1 controls, markup, bidi, zero-width and lone "
                         "surrogates in every reply's content and reasoning and in the model ids")
+    p.add_argument("--warmup-text-file", type=Path, default=None,
+                   help="the reply, at full speed, to a request whose last message starts with WARM-UP")
     p.add_argument("--repeat", action=argparse.BooleanOptionalAction, default=True,
                    help="serve the reply to every request (--no-repeat: once, then the default greeting)")
     args = p.parse_args(argv)
@@ -536,6 +543,16 @@ def main(argv: list[str] | None = None) -> int:
         reply.reasoning = Reply.text(r, chunk_size=args.chunk_chars).chunks
 
     server = FakeServer(args.host, args.port)
+    if args.warmup_text_file:
+        warm = Reply.text(args.warmup_text_file.read_text(encoding="utf-8"), chunk_size=args.chunk_chars,
+                          usage="auto")
+
+        def reply_for(body: dict[str, Any]) -> Reply | None:
+            messages = body.get("messages") or [{}]
+            last = messages[-1].get("content") if isinstance(messages[-1], dict) else None
+            return warm if isinstance(last, str) and last.startswith("WARM-UP") else None
+
+        server.reply_for = reply_for
     if args.hostile:
         reply = Reply.hostile(chunk_size=args.chunk_chars, usage="auto")
         server.models = list(HOSTILE_MODELS)

@@ -205,17 +205,25 @@ def test_cli_serves_text_file(tmp_path: Path):
     text = tmp_path / "reply.txt"
     text.write_text("From the file ✓", encoding="utf-8")
     script = Path(__file__).with_name("fake_openai.py")
+    warm = tmp_path / "warm.txt"
+    warm.write_text("Warm ✓", encoding="utf-8")
     args = [sys.executable, str(script), "--port", "0", "--text-file", str(text),
-            "--tokens-per-second", "1000", "--chunk-chars", "2"]
+            "--tokens-per-second", "1000", "--chunk-chars", "2", "--warmup-text-file", str(warm)]
     with subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as proc:
         try:
             base_url = proc.stdout.readline().strip()
             assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
             with openai.OpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=5) as client:
+                def ask(messages: list[dict[str, str]]) -> str:
+                    stream = client.chat.completions.create(model="m", messages=messages, stream=True)
+                    return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
                 for _ in range(2):  # --repeat is the default
-                    stream = client.chat.completions.create(model="m", messages=USER, stream=True)
-                    got = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
-                    assert got == "From the file ✓"
+                    assert ask(USER) == "From the file ✓"
+                # The benchmarks' warm-up prompt gets its own reply; the others do not.
+                assert ask([{"role": "user", "content": "WARM-UP please"}]) == "Warm ✓"
+                assert ask([{"role": "user", "content": "WARM-UP"}, {"role": "assistant", "content": "x"},
+                            {"role": "user", "content": "now"}]) == "From the file ✓"
         finally:
             proc.terminate()
     assert proc.returncode == 0  # SIGTERM stops it cleanly
