@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from textual.app import App, ComposeResult
 
+from apphelpers import wait_for
+
 from tuichat.ui.widgets.transcript import Transcript
 from tuichat.ui.widgets.transcript.layout import LineIndex
 
@@ -68,8 +70,7 @@ async def test_the_scrollbar_learns_the_virtual_size_without_a_layout_pass():
     async with app.run_test(size=(60, 12)) as pilot:
         transcript = app.query_one(Transcript)
         transcript.add_message("assistant", "\n\n".join(f"line {i}" for i in range(60)))
-        await pilot.pause()
-        await pilot.pause()
+        await wait_for(pilot, lambda: transcript.virtual_size.height > 0)  # the next frame
         height = transcript.virtual_size.height
         assert height > transcript.size.height
         assert transcript.show_vertical_scrollbar
@@ -78,5 +79,4 @@ async def test_the_scrollbar_learns_the_virtual_size_without_a_layout_pass():
         await pilot.pause()
         assert transcript.scroll_y == transcript.max_scroll_y > 0
         transcript.clear()
-        await pilot.pause()
-        assert transcript.virtual_size.height == 0 and transcript.scroll_y == 0
+        await wait_for(pilot, lambda: transcript.virtual_size.height == 0 and transcript.scroll_y == 0)

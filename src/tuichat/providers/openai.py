@@ -2,7 +2,8 @@
 
 The `openai` SDK is imported lazily, on the first request: loading it takes long enough
 to delay the first screen, and nothing needs it before a message is sent. Keep every
-`import openai` inside a function.
+`import openai` inside a function. The SDK builds, sends and retries the request and maps
+HTTP errors; the streamed body is decoded by sse.py.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class OpenAIProvider:
         max_retries: int = 2,
         azure_api_version: str | None = None,
         api_key_env: str | None = None,
+        http_client: Any = None,
     ) -> None:
         self._api_key = api_key
         self._base_url = base_url
@@ -51,6 +53,7 @@ class OpenAIProvider:
         # Only used to tell the user which variable to check after a 401.
         self._api_key_env = api_key_env or ("AZURE_OPENAI_API_KEY" if azure_api_version else "OPENAI_API_KEY")
         self._client: AsyncOpenAI | None = None
+        self._http_client = http_client  # an httpx2.AsyncClient for the SDK (tests: a MockTransport)
         # warm_up builds the client in a worker thread; the event loop may ask at once.
         self._client_lock = threading.Lock()
         # Some servers answer 400 to stream_options; after one such answer, stop sending it.
@@ -74,6 +77,8 @@ class OpenAIProvider:
                 "timeout": timeout,
                 "max_retries": self._max_retries,
             }
+            if self._http_client is not None:
+                common["http_client"] = self._http_client
             try:
                 if self._azure_api_version:
                     self._client = openai.AsyncAzureOpenAI(
@@ -126,20 +131,24 @@ class OpenAIProvider:
         self, messages: list[dict[str, str]], model: str, params: dict[str, Any]
     ) -> AsyncIterator[Event]:
         await self._ready_client()  # also imports the SDK, off the event loop
-        import httpx2
         import openai
 
+        from tuichat.providers.sse import chunks
+
         kwargs = {k: v for k, v in params.items() if v is not None}
-        sdk_stream = await self._open(messages, model, kwargs)
+        response = await self._open(messages, model, kwargs)
         started = False
         try:
-            async for chunk in sdk_stream:
+            # The SDK built, sent (and retried) the request and checked the status; the
+            # body's events are decoded here, to plain JSON (see sse.py): a pydantic
+            # object per token was two thirds of a streamed reply's CPU.
+            async for chunk in chunks(response.http_response):
                 started = True
                 for event in _events(chunk):
                     yield event
-        except (openai.APIError, httpx2.HTTPError, OSError) as exc:
+        except (openai.APIError, OSError) as exc:
             raise self._map_error(exc, model, started=started) from None
-        except ValueError as exc:  # malformed JSON in a data: line
+        except ValueError as exc:  # malformed JSON or UTF-8 in a data: line
             raise self._error(
                 "server", "The server sent a malformed reply", f"It could not be read ({exc}). The text so far is kept."
             ) from None
@@ -147,13 +156,14 @@ class OpenAIProvider:
             # Always release the connection, above all on cancellation (Escape during a
             # stall): closing the response closes the socket instead of waiting on it.
             try:
-                await sdk_stream.close()
+                await response.close()
             except Exception:
                 pass
 
     async def _open(self, messages: list[dict[str, str]], model: str, kwargs: dict[str, Any]) -> Any:
-        """Start the request; the SDK retries connection errors, 429 and 5xx here, before
-        any text has arrived, which is the only time a retry is safe."""
+        """Send the request and return the response with its body unread. The SDK retries
+        connection errors, 429 and 5xx here, before any text has arrived, which is the
+        only time a retry is safe."""
         import openai
 
         client = await self._ready_client()
@@ -162,9 +172,12 @@ class OpenAIProvider:
             if self._send_stream_options:
                 extra["stream_options"] = {"include_usage": True}
             try:
-                return await client.chat.completions.create(
+                request = client.chat.completions.with_streaming_response.create(
                     model=model, messages=messages, stream=True, **extra, **kwargs
                 )
+                # Entering sends the request; `stream` closes the response (what leaving
+                # the context would do) in every outcome.
+                return await request.__aenter__()
             except openai.BadRequestError as exc:
                 if extra and _rejects_stream_options(exc):
                     self._send_stream_options = False
@@ -271,37 +284,35 @@ class OpenAIProvider:
 
 
 def _events(chunk: Any) -> list[Event]:
-    """The events in one SDK chunk. Chunks with no choices (usage, Azure prompt filter) only
-    carry usage, if anything.
+    """The events in one decoded chunk (JSON). Chunks with no choices (usage, Azure's
+    prompt filter) only carry usage, if anything.
 
-    The SDK does not validate streamed chunks, so every field may hold any JSON type: a
-    value of an unexpected shape is skipped, never fatal. The common case (content a
-    string, no extra fields) is kept to a few attribute reads: this runs for every token.
+    Nothing in a chunk is validated, so every field may hold any JSON type: a value of an
+    unexpected shape is skipped, never fatal. The common case (content a string, no
+    extra fields) is kept to a few dict reads: this runs for every token.
     """
     out: list[Event] = []
-    choices = getattr(chunk, "choices", None)
+    if not isinstance(chunk, dict):
+        return out
+    choices = chunk.get("choices")
     if choices and isinstance(choices, list):
         choice = choices[0]  # n is never set, so there is one choice
-        delta = getattr(choice, "delta", None)
-        if delta is not None:
-            # Reasoning fields are not in the SDK's typed model: they are extra fields,
-            # in model_extra (pydantic v2). Read it directly: a getattr that misses goes
-            # through pydantic's __getattr__, which is slow.
-            extra = getattr(delta, "model_extra", None)
-            if extra and isinstance(extra, dict):
-                reasoning = _reasoning(extra)
+        if isinstance(choice, dict):
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                reasoning = _reasoning(delta)
                 if reasoning:
                     out.append(ReasoningDelta(reasoning))
-            content = getattr(delta, "content", None)
-            if content:
-                if isinstance(content, str):
-                    out.append(TextDelta(content))
-                else:
-                    _content_parts(content, out)
-        reason = getattr(choice, "finish_reason", None)
-        if reason:
-            out.append(Finished(reason if isinstance(reason, str) else str(reason)))
-    usage = getattr(chunk, "usage", None)
+                content = delta.get("content")
+                if content:
+                    if isinstance(content, str):
+                        out.append(TextDelta(content))
+                    else:
+                        _content_parts(content, out)
+            reason = choice.get("finish_reason")
+            if reason:
+                out.append(Finished(reason if isinstance(reason, str) else str(reason)))
+    usage = chunk.get("usage")
     if usage is not None:
         report = _usage(usage)
         if report is not None:

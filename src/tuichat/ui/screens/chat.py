@@ -21,6 +21,7 @@ from textual.widgets import Static
 from tuichat.core.models import Persona, Thread
 from tuichat.session.conversation import Conversation
 from tuichat.session.workspace import Workspace
+from tuichat.ui.compositor import CroppingCompositor
 from tuichat.ui.screens.chat_commands import SlashCommands
 from tuichat.ui.screens.chat_drafts import DraftKeeper
 from tuichat.ui.screens.chat_keys import CHAT_BINDINGS, escape, escape_target
@@ -54,6 +55,9 @@ class ChatScreen(Screen[None]):
 
     def __init__(self, ws: Workspace, *, persona: Persona | None, model: str, thread: Thread | None = None) -> None:
         super().__init__()
+        # While a reply streams, only the transcript's changed lines are drawn (see
+        # ui/compositor.py), not every line of every widget beside it.
+        self._compositor = CroppingCompositor()
         self.ws = ws
         self.conv: Conversation = ws.conversation(persona, model, thread)
         self.view = ThreadView(self)
