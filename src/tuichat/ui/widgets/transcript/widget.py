@@ -20,7 +20,7 @@ from bisect import bisect_right
 from rich.style import Style
 from textual.actions import SkipAction
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 from textual.timer import Timer
@@ -333,6 +333,14 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
 
 
     # --------------------------------------------------------------- line API
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._width <= 0 and self.scrollable_content_region.width > 0:
+            # Laid out, but the Resize event that sizes the messages only comes after
+            # this first frame: size them now, so the first frame already shows them
+            # (otherwise the first screen changes once more, a frame later).
+            self.on_resize()
+        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         style = self._base_style
