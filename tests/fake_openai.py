@@ -95,6 +95,7 @@ class Reply:
     headers_delay: float = 0.0  # before the response headers (a slow server)
     usage: Any = None
     usage_always: bool = False  # send usage even if stream_options did not ask for it
+    usage_in_every_chunk: bool = False  # a running count in each content chunk (some servers)
     finish_reason: str | None = "stop"
     status: int = 200
     error_body: dict[str, Any] | None = None
@@ -393,7 +394,13 @@ class FakeServer:
             if await self._interrupt(reply, i, reader, writer):
                 return False
             await pace.next()
-            await _send_chunk(writer, chunk({"content": piece}))
+            if want_usage and reply.usage_in_every_chunk:
+                final = _usage(reply, body)
+                running = {"prompt_tokens": final["prompt_tokens"], "completion_tokens": i + 1,
+                           "total_tokens": final["prompt_tokens"] + i + 1}
+                await _send_chunk(writer, chunk({"content": piece}, usage=running))
+            else:
+                await _send_chunk(writer, chunk({"content": piece}))
         if await self._interrupt(reply, len(reply.chunks), reader, writer):
             return False
         await _send_chunk(writer, chunk({}, reply.finish_reason))

@@ -98,9 +98,10 @@ async def test_client_is_reused(fake_server, provider):
     assert fake_server.connections == 1
 
 
-async def test_stream_options_rejected_then_dropped(fake_server, provider):
+@pytest.mark.parametrize("status", [400, 422])
+async def test_stream_options_rejected_then_dropped(fake_server, provider, status):
     fake_server.script(
-        Reply.error(400, "Unrecognized request argument supplied: stream_options"),
+        Reply.error(status, "Unrecognized request argument supplied: stream_options"),
         Reply.text("fine"),
         Reply.text("again"),
     )

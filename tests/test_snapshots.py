@@ -145,6 +145,24 @@ def test_reasoning_and_a_cut_off_reply(snap_compare, tmp_path):
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready(shows("cut off")))
 
 
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_tokens_and_speed_under_each_reply(snap_compare, tmp_path, size):
+    from tuichat.core.models import Usage
+
+    store = Store(tmp_path / "tuichat.db")
+    thread = store.create_thread("default", "test-model")
+    for question, answer, usage, first, total in [
+        ("What is 2+2?", "Four.", Usage(1234, 567, 1801), 820, 13420),
+        ("And 3+3, from a server that counts nothing?", "Six.", Usage(40, 2, 42, estimated=True), 150, 400),
+    ]:
+        store.add_message(thread.id, "user", question)
+        reply = store.add_message(thread.id, "assistant", "", status="streaming", lease="snap")
+        store.finish_message(reply.id, "snap", content=answer, reasoning="", status="done", usage=usage,
+                             first_token_ms=first, duration_ms=total)
+    app = make_app(tmp_path, NO_SERVER, store=store, thread=thread)
+    assert snap_compare(app, terminal_size=size, run_before=ready(shows("first token")))
+
+
 def test_versions_of_a_regenerated_reply(snap_compare, tmp_path):
     store = Store(tmp_path / "tuichat.db")
     thread = store.create_thread("default", "test-model")

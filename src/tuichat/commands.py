@@ -41,6 +41,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("search", "TEXT", "search every thread", "optional"),
     CommandSpec("system", "[TEXT]", "show this thread's system prompt, or set it for this thread", "optional",
                 keep_lines=True),
+    CommandSpec("usage", "", "tokens and speed of this thread's replies, in total", "none"),
     CommandSpec("help", "", "every key and command", "none"),
 )
 

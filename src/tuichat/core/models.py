@@ -57,6 +57,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    estimated: bool = False  # the server sent none: counted from the text (shown with "≈")
 
 
 @dataclass
@@ -75,6 +76,9 @@ class Message:
     created_at: float = 0.0
     usage: Usage | None = field(default=None)
     version_of: int | None = None  # an edited prompt: the first prompt of its turn
+    # A reply's timing: from sending the request to its first token, and to its end.
+    first_token_ms: int | None = None
+    duration_ms: int | None = None
 
 
 @dataclass

@@ -56,7 +56,8 @@ class OpenAIProvider:
         self._http_client = http_client  # an httpx2.AsyncClient for the SDK (tests: a MockTransport)
         # warm_up builds the client in a worker thread; the event loop may ask at once.
         self._client_lock = threading.Lock()
-        # Some servers answer 400 to stream_options; after one such answer, stop sending it.
+        # Some servers answer 400 or 422 to stream_options; after one such answer, stop
+        # sending it to this server (the reply's tokens are then estimated, marked "≈").
         self._send_stream_options = True
 
     # --- client ----------------------------------------------------------------------
@@ -178,7 +179,7 @@ class OpenAIProvider:
                 # Entering sends the request; `stream` closes the response (what leaving
                 # the context would do) in every outcome.
                 return await request.__aenter__()
-            except openai.BadRequestError as exc:
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 if extra and _rejects_stream_options(exc):
                     self._send_stream_options = False
                     continue

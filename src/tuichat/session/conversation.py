@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from tuichat.core.errors import TuichatError
 from tuichat.core.models import Message, Persona, Thread
+from tuichat.core.tokens import Totals, totals
 from tuichat.core.versions import plan_pick, prompt_ids, turns, version_labels
 from tuichat.session.replies import LiveReply, ReplyViewer
 from tuichat.store.threads import Store
@@ -263,6 +264,12 @@ class Conversation:
         if self.thread is not None:
             self.thread.model = name
             await self.ws.db.set_model(self.thread.id, name)
+
+    async def usage(self) -> Totals:
+        """What this thread's replies used, from the stored counts (all versions)."""
+        if self.thread is None:
+            return Totals()
+        return totals(await self.ws.db.messages(self.thread.id))
 
     async def set_system_prompt(self, text: str | None) -> None:
         """The thread's own system prompt (None: back to the persona's). The persona

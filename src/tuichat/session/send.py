@@ -27,6 +27,7 @@ from tuichat.core.models import (
 )
 from tuichat.core.prompt import build_messages
 from tuichat.core.text import encodable, first_line
+from tuichat.core.tokens import estimate_usage
 from tuichat.providers.base import Provider
 from tuichat.store.async_store import AsyncStore
 from tuichat.store.leases import HEARTBEAT_SECONDS, new_owner
@@ -145,12 +146,17 @@ class ChatSession:
         status, error = ERROR, None
         last_checkpoint = self._clock()
         heartbeat = asyncio.create_task(self._heartbeat(saver))
+        sent_at, first_token_at = self._clock(), None
         try:
             async for event in self.provider.stream(messages, model, request_params(persona)):
                 if isinstance(event, TextDelta):
+                    if first_token_at is None:
+                        first_token_at = self._clock()
                     text.append(event.text)
                     sink.on_text(event.text)
                 elif isinstance(event, ReasoningDelta):
+                    if first_token_at is None:
+                        first_token_at = self._clock()
                     reasoning.append(event.text)
                     sink.on_reasoning(event.text)
                 elif isinstance(event, UsageReport):
@@ -175,10 +181,16 @@ class ChatSession:
             heartbeat.cancel()
             reply.content = "".join(text)
             reply.reasoning = "".join(reasoning)
+            if usage is None and (reply.content or reply.reasoning):
+                usage = estimate_usage((m["content"] for m in messages), reply.reasoning + reply.content)
+            if first_token_at is not None:
+                reply.first_token_ms = round((first_token_at - sent_at) * 1000)
+                reply.duration_ms = round((self._clock() - sent_at) * 1000)
             reply.status, reply.error, reply.finish_reason, reply.usage = status, error, finish_reason, usage
             stored = await saver.finish(
                 content=reply.content, reasoning=reply.reasoning, status=status,
                 finish_reason=finish_reason, error=error, usage=usage,
+                first_token_ms=reply.first_token_ms, duration_ms=reply.duration_ms,
             )
             if stored is not None:
                 reply.status = stored  # another process may have set it meanwhile

@@ -220,3 +220,12 @@ def m011_messages_by_date(conn: sqlite3.Connection) -> None:
     # Search lists messages newest first by date (an import writes old messages late):
     # this index walks them in that order, a window at a time (store/search.py).
     conn.execute("CREATE INDEX messages_by_date ON messages (created_at, id)")
+
+
+@migration
+def m012_reply_timing(conn: sqlite3.Connection) -> None:
+    # Per reply: time to the first token and to the end, and whether the token counts
+    # are the server's or estimated from the text (the server sent no usage).
+    conn.execute("ALTER TABLE messages ADD COLUMN first_token_ms INTEGER")
+    conn.execute("ALTER TABLE messages ADD COLUMN duration_ms INTEGER")
+    conn.execute("ALTER TABLE messages ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")

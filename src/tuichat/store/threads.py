@@ -38,7 +38,7 @@ ROLES = get_args(Role)
 _THREAD_COLUMNS = "id, title, persona, model, created_at, updated_at, system_prompt"
 _MESSAGE_COLUMNS = (
     "id, thread_id, role, content, reasoning, status, model, finish_reason, error,"
-    " prompt_tokens, completion_tokens, created_at, version_of"
+    " prompt_tokens, completion_tokens, created_at, version_of, first_token_ms, duration_ms, usage_estimated"
 )
 
 
@@ -62,7 +62,8 @@ def _message(row: sqlite3.Row) -> Message:
     usage = None
     if prompt is not None or completion is not None:
         # total_tokens is not stored: it is always the sum for the servers we talk to.
-        usage = Usage(prompt or 0, completion or 0, (prompt or 0) + (completion or 0))
+        usage = Usage(prompt or 0, completion or 0, (prompt or 0) + (completion or 0),
+                      estimated=bool(row["usage_estimated"]))
     return Message(
         id=row["id"],
         thread_id=row["thread_id"],
@@ -76,6 +77,8 @@ def _message(row: sqlite3.Row) -> Message:
         created_at=row["created_at"],
         usage=usage,
         version_of=row["version_of"],
+        first_token_ms=row["first_token_ms"],
+        duration_ms=row["duration_ms"],
     )
 
 
@@ -404,6 +407,8 @@ class Store:
         finish_reason: str | None = None,
         error: str | None = None,
         usage: Usage | None = None,
+        first_token_ms: int | None = None,
+        duration_ms: int | None = None,
     ) -> str:
         """The final write of a streaming reply: its text and how it ended. Compare and
         set: the status is written only if the reply is still "streaming" under `owner`'s
@@ -416,13 +421,15 @@ class Store:
         with self._conn:
             cur = self._conn.execute(
                 "UPDATE messages SET content = ?, reasoning = ?, status = ?, finish_reason = ?,"
-                " error = ?, prompt_tokens = ?, completion_tokens = ?, lease_owner = NULL,"
+                " error = ?, prompt_tokens = ?, completion_tokens = ?, usage_estimated = ?,"
+                " first_token_ms = ?, duration_ms = ?, lease_owner = NULL,"
                 " lease_heartbeat = NULL, updated_at = ?"
                 f" WHERE id = ? AND status = '{STREAMING}' AND lease_owner = ?",
                 (
                     content, reasoning, status, finish_reason, error,
                     usage.prompt_tokens if usage else None,
                     usage.completion_tokens if usage else None,
+                    int(bool(usage and usage.estimated)), first_token_ms, duration_ms,
                     now, message_id, owner,
                 ),
             )

@@ -104,6 +104,25 @@ class SlashCommands:
         self.open_help()
         return True
 
+    async def slash_usage(self, arg: str) -> bool:
+        """What this thread's replies used: tokens in and out, and their speed."""
+        try:
+            used = await self.screen.conv.usage()
+        except TuichatError as exc:
+            self.screen.report(exc, kept=True)
+            return False
+        if not used.replies:
+            self.say("No replies in this thread have been counted yet.")
+            return True
+        replies = "1 reply" if used.replies == 1 else f"{used.replies:,} replies"
+        line = f"This thread: {replies} · {used.prompt_tokens:,} tokens in · {used.completion_tokens:,} out"
+        if used.speed is not None:
+            line += f" · {used.speed:,.0f} tok/s on average"
+        if used.estimated:
+            line += f"\n≈ {used.estimated:,} of them estimated from the text: the server did not count them."
+        self.say(line)
+        return True
+
     async def slash_system(self, arg: str) -> bool:
         """No text: show the thread's system prompt. Text: use it for this thread (the
         persona file is untouched). "-" goes back to the persona's."""

@@ -15,6 +15,7 @@ from textual.actions import SkipAction
 from tuichat.core.errors import BusyElsewhereError, ProviderError, TuichatError
 from tuichat.core.models import ERROR, INTERRUPTED, STOPPED, Message
 from tuichat.core.text import clean_line, first_line, sanitize
+from tuichat.core.tokens import stats_line
 from tuichat.session.conversation import BusyError, Conversation
 from tuichat.session.replies import LiveReply
 from tuichat.ui.screens.chat_view import shown_status
@@ -302,7 +303,9 @@ class Sender:
                 transcript.end_reply(ERROR, f"{live.error.title}. {live.error.detail}", message_id=row)
                 self.report(live.error)
         elif live.message is not None:
-            transcript.end_reply(*shown_status(live.message), message_id=row)
+            message = live.message
+            stats = stats_line(message.usage, message.first_token_ms, message.duration_ms)
+            transcript.end_reply(*shown_status(message), message_id=row, stats=stats)
         else:
             transcript.end_reply(STOPPED, message_id=row)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from tuichat.core.errors import TuichatError
 from tuichat.core.models import DONE, ERROR, SUPERSEDED, Message, Thread
+from tuichat.core.tokens import stats_line
 from tuichat.session.conversation import Conversation, Page
 from tuichat.ui.widgets.thread_panel import ThreadPanel
 from tuichat.ui.widgets.transcript import LENGTH, Shown
@@ -41,8 +42,10 @@ def shown_messages(page: Page, skip: int | None = None) -> list[Shown]:
         if message.role == "system" or message.status == SUPERSEDED or message.id == skip:
             continue
         status, note = shown_status(message)
+        stats = (stats_line(message.usage, message.first_token_ms, message.duration_ms)
+                 if message.role == "assistant" else None)
         shown.append(Shown(message.role, message.content, status, message.reasoning, message.model, note,
-                           message.id, page.labels.get(message.id)))
+                           message.id, page.labels.get(message.id), stats))
     return shown
 
 
@@ -139,7 +142,7 @@ class ThreadView:
         for shown in shown_messages(page, skip):
             transcript.add_message(shown.role, shown.content, status=shown.status, reasoning=shown.reasoning,
                                    model=shown.model, note=shown.note, message_id=shown.message_id,
-                                   version=shown.version)
+                                   version=shown.version, stats=shown.stats)
         if page.messages:
             oldest = page.messages[0].id
 

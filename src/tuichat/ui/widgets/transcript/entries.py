@@ -35,6 +35,7 @@ class Shown(NamedTuple):
     note: str | None = None
     message_id: int | None = None
     version: tuple[int, int] | None = None  # (shown, count) of a message with versions
+    stats: str | None = None  # a reply's tokens and speed (core.tokens.stats_line)
 
 
 OlderLoader = Callable[[int], Awaitable[tuple[list[Shown], int]]]
@@ -58,6 +59,7 @@ class Entry:
         note: str | None = None,
         message_id: int | None = None,
         version: tuple[int, int] | None = None,
+        stats: str | None = None,
     ) -> None:
         self.role = role
         self.content = content
@@ -67,6 +69,7 @@ class Entry:
         self.note = note
         self.message_id = message_id
         self.version = version
+        self.stats = stats
         self.width = 0  # the width `lines` were rendered at; 0: not rendered
         self.lines: list[Strip] = []
         self.height = 1  # exact when `measured` is the current width, else an estimate
@@ -238,7 +241,7 @@ class Reply(Entry):
             self.reasoning = "".join(self.thinking.received)
         if width <= 0:
             return None  # not laid out yet: the text is split, rendering waits
-        foot_key = (self.waiting, self.frame, self.status, self.note)
+        foot_key = (self.waiting, self.frame, self.status, self.note, self.stats)
         if not full and thought is None and said is None and foot_key == self._foot_key:
             return None
         if full or foot_key != self._foot_key:
@@ -261,7 +264,7 @@ class Reply(Entry):
 
     def set_footer(self, view: Transcript, width: int) -> None:
         self._foot = view._footer_lines(self, width)
-        self._foot_key = (self.waiting, self.frame, self.status, self.note)
+        self._foot_key = (self.waiting, self.frame, self.status, self.note, self.stats)
         self._assemble(view, width)
 
     def _assemble(self, view: Transcript, width: int) -> None:

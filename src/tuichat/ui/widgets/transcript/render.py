@@ -150,10 +150,16 @@ class Rendering(TranscriptBase):
         elif entry.status == DONE and not entry.content.strip() and entry.role == "assistant":
             line = Text("(empty reply)", style=self._style("transcript--waiting"))
         else:
-            return []
-        if note:
-            line.append(": " + note)
-        return self._strips(line, width)
+            line = None
+        lines = []
+        if line is not None:
+            if note:
+                line.append(": " + note)
+            lines += self._strips(line, width)
+        if entry.stats:
+            stats = Text(entry.stats, style=self._style("transcript--stats"), no_wrap=True, overflow="ellipsis")
+            lines += self._strips(stats, width)
+        return lines
 
     def _message_lines(self, entry: Entry, width: int) -> list[Strip]:
         """Render a whole finished message at `width`."""

@@ -80,6 +80,7 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         "transcript--thinking",
         "transcript--notice",
         "transcript--waiting",
+        "transcript--stats",
         "transcript--stopped",
         "transcript--error",
         "transcript--length",
@@ -105,6 +106,7 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         & > .transcript--thinking { text-style: italic dim; }
         & > .transcript--notice { text-style: italic dim; }
         & > .transcript--waiting { text-style: dim; }
+        & > .transcript--stats { text-style: dim; }
         & > .transcript--stopped { color: $text-warning; }
         & > .transcript--error { color: $text-error; text-style: bold; }
         & > .transcript--length { color: $text-warning; }
@@ -180,15 +182,16 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         note: str | None = None,
         message_id: int | None = None,
         version: tuple[int, int] | None = None,
+        stats: str | None = None,
     ) -> None:
         """Append a finished message: role "user", "assistant" or "notice".
 
         User text is shown as plain wrapped text, assistant text as Markdown, a notice
         dimmed. status: "done", "stopped", "error" (note: what went wrong) or "length".
         `message_id`: its row, for picking versions; `version`: (shown, count), drawn
-        as ‹ 2/3 › on its header.
+        as ‹ 2/3 › on its header; `stats`: a reply's tokens and speed, a dim line under it.
         """
-        entry = Entry(role, content, status, reasoning, model, note, message_id, version)
+        entry = Entry(role, content, status, reasoning, model, note, message_id, version, stats)
         entry.height = entry.estimate(self._width or 80)
         self._entries.append(entry)
         self._added()
@@ -283,7 +286,9 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
             self._added()
             self._schedule()
 
-    def end_reply(self, status: str = DONE, note: str | None = None, *, message_id: int | None = None) -> None:
+    def end_reply(
+        self, status: str = DONE, note: str | None = None, *, message_id: int | None = None, stats: str | None = None
+    ) -> None:
         """Finish the reply now (the tail is drawn at once) and show its status.
 
         status: "done", "stopped", "error" (note: what went wrong) or "length" (cut off
@@ -293,6 +298,7 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         if reply is None:
             return
         reply.message_id = message_id
+        reply.stats = stats
         self._stop_spinner()
         reply.status = status
         reply.note = note

@@ -1,0 +1,72 @@
+"""Token counts when the server gives none: an estimate from the text, shown with "≈".
+
+Real tokenizers differ by model; this only has to be the right size. English runs about
+four characters to a token; Japanese, Chinese and emoji about one (or more) each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tuichat.core.models import Message, Usage
+
+_PER_MESSAGE = 4  # role and separators, as chat formats add them
+
+
+def estimate_tokens(text: str) -> int:
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    return -(-ascii_chars // 4) + (len(text) - ascii_chars)
+
+
+def estimate_usage(sent: Iterable[str], reply: str) -> Usage:
+    """Usage for a reply the server did not count: the messages sent, and the reply."""
+    prompt = sum(estimate_tokens(text) + _PER_MESSAGE for text in sent)
+    completion = estimate_tokens(reply)
+    return Usage(prompt, completion, prompt + completion, estimated=True)
+
+
+def stats_line(usage: Usage | None, first_token_ms: int | None, duration_ms: int | None) -> str | None:
+    """The line under a reply: "1,234 in · 567 out · first token 0.8 s · 45 tok/s"
+    ("≈" first when the counts are estimated); None when there is nothing to say."""
+    parts = []
+    if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
+        mark = "≈ " if usage.estimated else ""
+        parts.append(f"{mark}{usage.prompt_tokens:,} in · {usage.completion_tokens:,} out")
+    if first_token_ms is not None:
+        parts.append(f"first token {first_token_ms / 1000:.1f} s")
+        if usage is not None and duration_ms is not None and usage.completion_tokens:
+            seconds = (duration_ms - first_token_ms) / 1000
+            if seconds >= 0.05:
+                parts.append(f"{usage.completion_tokens / seconds:,.0f} tok/s")
+    return " · ".join(parts) or None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A thread's replies, counted: for /usage."""
+
+    replies: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: int = 0  # replies whose counts are estimates
+    speed: float | None = None  # completion tokens per second of generation, all replies
+
+
+def totals(messages: Iterable[Message]) -> Totals:
+    """What a thread's replies used (the versions shown and the ones replaced alike: all
+    were paid for)."""
+    replies = prompt = completion = estimated = 0
+    generated, seconds = 0, 0.0
+    for message in messages:
+        usage = message.usage
+        if message.role != "assistant" or usage is None:
+            continue
+        replies += 1
+        prompt += usage.prompt_tokens
+        completion += usage.completion_tokens
+        estimated += usage.estimated
+        if message.first_token_ms is not None and message.duration_ms is not None:
+            generated += usage.completion_tokens
+            seconds += max(0, message.duration_ms - message.first_token_ms) / 1000
+    return Totals(replies, prompt, completion, estimated, generated / seconds if seconds >= 0.05 else None)
