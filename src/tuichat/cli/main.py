@@ -57,8 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--raw", action="store_true",
                         help="pipe mode: write the reply exactly as received (by default escape "
                              "sequences, control and bidi characters are removed)")
+    parser.add_argument("--json", action="store_true",
+                        help="pipe mode: write one JSON object per line (text, reasoning, then how the reply "
+                             "ended: status, tokens, timing) instead of the text")
+    parser.add_argument("--max-tokens", metavar="N", type=_positive_int,
+                        help="pipe mode: stop the reply after N tokens (the server's max_tokens)")
     parser.add_argument("--version", action="version", version=f"tuichat {__version__}")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {text!r}")
+    return value
 
 
 # The options a history command shares with the app: they may come before its name.
@@ -137,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"tuichat: warning: skipped {clean_line(mask_urls(problem.message))}", file=sys.stderr)
         return 0
 
+    if (args.json or args.max_tokens) and args.prompt is None:
+        raise UsageError(f"{'--json' if args.json else '--max-tokens'} is for pipe mode",
+                         "add -p 'question' (or -p - to read it from stdin)")
     if args.persona and args.continue_:
         raise UsageError("--persona and --continue do not mix",
                          "--persona starts a new thread; --continue goes on with the last one. Use one.")
@@ -163,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
                 prompt=args.prompt, store=store, personas=personas, persona=persona,
                 thread=thread, model=args.model or persona.model or settings.model,
                 provider_factory=provider_factory, api_key=api_key, key_note=key_note,
-                raw=args.raw,
+                raw=args.raw, json_lines=args.json, max_tokens=args.max_tokens,
             )
 
         if not (sys.stdin.isatty() and sys.stdout.isatty()):

@@ -1,15 +1,18 @@
 """Pipe mode: `tuichat -p "question"` prints only the answer to stdout and exits.
-Errors go to stderr with exit code 1. The exchange is saved as a thread, like the app."""
+Errors go to stderr with exit code 1. The exchange is saved as a thread, like the app.
+`--json` writes JSON lines instead (text, reasoning, then how the reply ended)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import signal
 import sys
 from collections.abc import Callable
 
 from tuichat.core.errors import TuichatError, UsageError
-from tuichat.core.models import Persona, Thread
+from tuichat.core.models import Message, Persona, Thread
 from tuichat.core.text import StreamCleaner, encodable, sanitize
 from tuichat.providers.base import Provider
 from tuichat.session import ChatSession
@@ -57,6 +60,70 @@ def _strip(text: str) -> str:
     return sanitize(text, strip=True)
 
 
+class JsonSink:
+    """`--json`: one JSON object per line, for scripts. Every character outside ASCII is
+    written as a \\u escape, so no text of the model's can act on a terminal, and the
+    exact text is still there for the script that decodes it."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stdout
+        self.last = "\n"  # every line ends with a newline already
+
+    def on_text(self, text: str) -> None:
+        if text:
+            self.emit({"type": "text", "text": text})
+
+    def on_reasoning(self, text: str) -> None:
+        if text:
+            self.emit({"type": "reasoning", "text": text})
+
+    def on_storage_error(self, message: str) -> None:
+        print(f"tuichat: {sanitize(message, line=True)}", file=sys.stderr, flush=True)
+        self.emit({"type": "warning", "message": message})
+
+    def done(self, message: Message) -> None:
+        usage = message.usage
+        self.emit({
+            "type": "done",
+            "status": message.status,
+            "finish_reason": message.finish_reason,
+            "model": message.model,
+            "thread_id": message.thread_id,
+            "message_id": message.id,
+            "usage": None if usage is None else {
+                "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens, "estimated": usage.estimated,
+            },
+            "first_token_ms": message.first_token_ms,
+            "duration_ms": message.duration_ms,
+            "cost": None,  # no price is known for the model
+        })
+
+    def error(self, exc: TuichatError) -> None:
+        self.emit({"type": "error", "kind": getattr(exc, "kind", "error"), "title": exc.title,
+                   "detail": getattr(exc, "detail", "")})
+
+    def close(self) -> None:
+        pass
+
+    def emit(self, obj: dict[str, object]) -> None:
+        # Lone surrogates (a server's broken UTF-16) become U+FFFD: any JSON reader takes it.
+        line = json.dumps(_encodable(obj), ensure_ascii=True)
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the reader went away
+
+
+def _encodable(value: object) -> object:
+    if isinstance(value, str):
+        return encodable(value)
+    if isinstance(value, dict):
+        return {key: _encodable(item) for key, item in value.items()}
+    return value
+
+
 def read_prompt(prompt: str) -> str:
     # Bytes, decoded here: invalid UTF-8 on stdin (a Latin-1 file, a binary) becomes
     # U+FFFD instead of surrogate escapes that SQLite could not store.
@@ -85,6 +152,8 @@ def run_pipe(
     api_key: str,
     key_note: str,
     raw: bool = False,
+    json_lines: bool = False,
+    max_tokens: int | None = None,
 ) -> int:
     text = read_prompt(prompt)
     if not api_key:
@@ -94,9 +163,15 @@ def run_pipe(
         thread = store.create_thread(persona.name, model)
     else:
         persona = personas.get(thread.persona)  # the thread's own persona, if still installed
-    sink = StdoutSink(raw=raw)
+    if max_tokens is not None:
+        persona = dataclasses.replace(persona or Persona("", "", ""), max_tokens=max_tokens)
+    sink: StdoutSink | JsonSink = JsonSink() if json_lines else StdoutSink(raw=raw)
     try:
         message = asyncio.run(_send(provider_factory, store, thread, persona, text, sink))
+    except TuichatError as exc:
+        if isinstance(sink, JsonSink):
+            sink.error(exc)  # and, as always, the message on stderr and exit 1
+        raise
     except Terminated as exc:
         # SIGTERM/SIGHUP: the reply so far is saved as "interrupted"; the shell's
         # convention for death by a signal is 128 + its number. (Ctrl+C and kill -INT
@@ -106,12 +181,14 @@ def run_pipe(
     finally:
         sink.close()  # the text so far, also when the reply failed or was interrupted
         _finish_line(sink)
+    if isinstance(sink, JsonSink):
+        sink.done(message)
     if message.finish_reason == "length":
         print("tuichat: the reply was cut off: the model hit its token limit", file=sys.stderr)
     return 0
 
 
-def _finish_line(sink: StdoutSink) -> None:
+def _finish_line(sink: StdoutSink | JsonSink) -> None:
     try:
         if sink.last and not sink.last.endswith("\n"):
             sys.stdout.write("\n")
