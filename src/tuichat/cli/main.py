@@ -28,6 +28,8 @@ history commands (no API key needed; each has --help):
   tuichat import FILE                             tuichat JSON or ChatGPT conversations.json
   tuichat delete THREAD_ID                        delete a thread (no confirmation)
 
+  tuichat doctor                                  check config, personas, database and server
+
 environment: OPENAI_API_KEY, OPENAI_BASE_URL (any OpenAI-compatible server).
 config: {config}
 """
@@ -99,7 +101,12 @@ def history_first(argv: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = history_first(list(sys.argv[1:] if argv is None else argv))
     runner = run
-    if argv and argv[0] in HISTORY_COMMANDS:
+    if argv and argv[0] == "doctor":
+        from tuichat.cli import doctor
+
+        args = doctor.build_parser().parse_args(argv[1:])
+        runner = doctor.run
+    elif argv and argv[0] in HISTORY_COMMANDS:
         # Subcommands get their own parser so the app's flat flags stay as they were.
         from tuichat.cli import history
 

@@ -1,0 +1,166 @@
+"""`tuichat doctor`: is everything in place to chat? Checks the config, the personas, the
+database and the server (reachable, key accepted, models listed, a one-token streamed
+reply, whether it counts tokens), and says what to fix. Exit 0 when nothing failed
+(warnings do not fail), 1 otherwise.
+
+Everything printed that came from a file or a server is made inert (clean_line), and the
+API key is never printed: only where it came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from tuichat import paths
+from tuichat.core.errors import ProviderError, TuichatError
+from tuichat.core.events import Finished, TextDelta, UsageReport
+from tuichat.core.text import clean_line, mask_url, mask_urls
+
+OK, WARN, FAIL = "ok", "warning", "FAILED"
+_MARKS = {OK: "✓", WARN: "!", FAIL: "✗"}
+PROBE = "Reply with the single word OK."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tuichat doctor",
+        description="Check the config, personas, database and server; say what to fix.",
+    )
+    parser.add_argument("--config", metavar="PATH", type=Path, help=f"config file (default {paths.config_file()})")
+    parser.add_argument("--db", metavar="PATH", type=Path, help=f"SQLite database (default {paths.db_path()})")
+    parser.add_argument("--base-url", metavar="URL", help="the server to check (default: as the app would)")
+    parser.add_argument("--model", help="the model to try (default: as the app would)")
+    return parser
+
+
+class Report:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.failed = 0
+        self.warned = 0
+
+    def say(self, level: str, what: str, detail: str = "") -> None:
+        self.failed += level == FAIL
+        self.warned += level == WARN
+        line = f"{_MARKS[level]} {clean_line(mask_urls(what))}"
+        if detail:
+            line += f": {clean_line(mask_urls(detail))}"
+        print(line, file=self.out, flush=True)
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    from tuichat.config import load_settings, resolve_api_key, with_overrides
+    from tuichat.core.personas import PersonaProblem, default_dirs, load_personas
+
+    report = Report(out)
+    try:
+        settings = with_overrides(load_settings(args.config), model=args.model, base_url=args.base_url)
+    except TuichatError as exc:
+        report.say(FAIL, "config", _sentence(exc))
+        return _verdict(report)
+    where = str(settings.config_path) if settings.config_path else "none (defaults)"
+    report.say(OK, "config", where)
+
+    problems: list[PersonaProblem] = []
+    personas = load_personas(default_dirs(), problems)
+    report.say(OK, "personas", f"{len(personas)} ({', '.join(sorted(personas)[:8])}"
+                               f"{', …' if len(personas) > 8 else ''})")
+    for problem in problems:
+        report.say(WARN, "persona skipped", problem.message)
+    if settings.default_persona not in personas:
+        report.say(FAIL, "default persona", f"{settings.default_persona!r} is not installed: set default_persona "
+                                            f"in config.toml to one of {', '.join(sorted(personas))}")
+
+    _check_database(report, args.db)
+
+    api_key, key_note = resolve_api_key(settings, os.environ)
+    server = mask_url(settings.base_url) if settings.base_url else "the default OpenAI address"
+    if api_key:
+        report.say(OK, "API key", f"from {settings.api_key_env or 'OPENAI_API_KEY'} (not shown)")
+    else:
+        report.say(WARN, "API key", key_note or "none set (a local server may need none)")
+
+    asyncio.run(_check_server(report, settings, api_key, server))
+    return _verdict(report)
+
+
+def _check_database(report: Report, db: Path | None) -> None:
+    from tuichat.cli.common import open_store
+
+    try:
+        store = open_store(db)
+    except TuichatError as exc:
+        report.say(FAIL, "database", _sentence(exc))
+        return
+    try:
+        count = len(store.list_threads(limit=100_000))
+        if getattr(store, "read_only", False):
+            report.say(FAIL, "database", f"{store.path} is read-only: nothing can be saved. "
+                                         "Check the file's permissions.")
+        else:
+            report.say(OK, "database", f"{store.path} ({count:,} threads)")
+    except Exception as exc:  # noqa: BLE001 - a broken database is a finding, not a crash
+        report.say(FAIL, "database", f"{store.path} cannot be read ({exc}). Move it aside to start a new one.")
+    finally:
+        store.close()
+
+
+async def _check_server(report: Report, settings, api_key: str, server: str) -> None:  # noqa: ANN001
+    from tuichat.providers.openai import OpenAIProvider
+
+    provider = OpenAIProvider(
+        api_key=api_key or "missing", base_url=settings.base_url, timeout=min(settings.timeout, 20.0),
+        max_retries=0, azure_api_version=settings.azure_api_version, api_key_env=settings.api_key_env,
+    )
+    try:
+        models = await provider.list_models()
+        if models:
+            listed = "listed" if settings.model in models else f"NOT among them (it has: {', '.join(models[:6])})"
+            report.say(OK if settings.model in models else WARN, "models",
+                       f"{server} lists {len(models)}; {settings.model!r} is {listed}")
+        else:
+            report.say(WARN, "models", f"{server} gives no model list (fine for some servers)")
+        text: list[str] = []
+        usage = None
+        finish = None
+        try:
+            async for event in provider.stream([{"role": "user", "content": PROBE}], settings.model,
+                                               {"max_tokens": 5}):
+                if isinstance(event, TextDelta):
+                    text.append(event.text)
+                elif isinstance(event, UsageReport):
+                    usage = event.usage
+                elif isinstance(event, Finished):
+                    finish = event.reason
+        except ProviderError as exc:
+            report.say(FAIL, f"a streamed reply from {server} with {settings.model!r}", _sentence(exc))
+            return
+        said = "".join(text).strip()
+        report.say(OK, "a streamed reply", f"{said[:40]!r} (finish: {finish or 'none given'})" if said
+                   else f"arrived, but empty (finish: {finish or 'none given'})")
+        if usage is not None:
+            report.say(OK, "token counts", f"the server sends them ({usage.prompt_tokens} in, "
+                                           f"{usage.completion_tokens} out)")
+        else:
+            report.say(WARN, "token counts", "the server sends none: tuichat estimates them (shown with ≈)")
+    finally:
+        await provider.aclose()
+
+
+def _sentence(exc: TuichatError) -> str:
+    detail = getattr(exc, "detail", "")
+    return f"{exc.title}. {detail}" if detail else exc.title
+
+
+def _verdict(report: Report) -> int:
+    if report.failed:
+        print(f"{report.failed} problem(s) to fix.", file=report.out)
+        return 1
+    tail = f" ({report.warned} warning(s))" if report.warned else ""
+    print(f"All is well{tail}.", file=report.out)
+    return 0
