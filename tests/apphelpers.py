@@ -25,9 +25,10 @@ def make_app(
     store: Store | None = None,
     timeout: float = 5.0,
     thread=None,
+    prices=None,
 ) -> TuichatApp:
     settings = Settings(model="test-model", base_url=base_url, base_url_source="flag",
-                        keymap=keymap or {}, timeout=timeout)
+                        keymap=keymap or {}, timeout=timeout, prices=prices or {})
     personas = load_personas(default_dirs())
     guarded = LoopGuard(store or Store(tmp_path / "tuichat.db"))
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from tuichat import paths
 from tuichat.core.errors import ConfigError, UsageError
 from tuichat.core.text import mask_url
-from tuichat.core.tomlfile import TomlDoc, read_toml, type_name
+from tuichat.core.tomlfile import TomlDoc, line_of, read_toml, type_name
 
 DEFAULT_MODEL = "gpt-4o-mini"
 OPENAI_HOST = "api.openai.com"
@@ -89,13 +89,26 @@ class Settings:
     theme: str | None = None
     auto_title: bool = False  # ask the model for a short title after a thread's first reply
     models: list[str] = field(default_factory=list)  # offered by the model picker
+    # [prices."MODEL"] input = ..., output = ...: US dollars per million tokens, which
+    # win over the price table (and price models it does not know, local ones included).
+    prices: dict[str, Price] = field(default_factory=dict)
     base_url_source: str = "default"  # "default" | "env" | "config" | "flag"
     config_path: Path | None = None  # the file that was read, None when none existed
 
 
 _STRING_KEYS = ("model", "base_url", "api_key_env", "default_persona", "azure_api_version", "theme")
 _BOOL_KEYS = ("auto_title",)
-VALID_KEYS = (*_STRING_KEYS, *_BOOL_KEYS, "keymap", "timeout", "models")
+VALID_KEYS = (*_STRING_KEYS, *_BOOL_KEYS, "keymap", "timeout", "models", "prices")
+_PRICE_KEYS = ("input", "output")
+MAX_PRICE = 1e6  # dollars per million tokens: far above any model's
+
+
+@dataclass(frozen=True)
+class Price:
+    """US dollars per million tokens."""
+
+    input: float
+    output: float
 
 
 _URL_HINT = "http:// or https:// URL, e.g. http://localhost:11434/v1"
@@ -185,7 +198,41 @@ def _check_top(doc: TomlDoc) -> dict[str, Any]:
         values["keymap"] = _check_keymap(doc, values["keymap"])
     if "models" in values:
         values["models"] = _check_models(doc, values["models"])
+    if "prices" in values:
+        values["prices"] = _check_prices(doc, values["prices"])
     return values
+
+
+def _check_prices(doc: TomlDoc, prices: Any) -> dict[str, Price]:
+    """[prices."gpt-4o"] input = 2.5, output = 10 (dollars per million tokens)."""
+    if not isinstance(prices, dict):
+        raise doc.fail(f"'prices' must be tables such as [prices.\"gpt-4o\"], got {type_name(prices)}", "prices")
+    result: dict[str, Price] = {}
+    for model, price in prices.items():
+        def fail(problem: str, key: str | None = None) -> UsageError:
+            for header in (f'prices."{model}"', f"prices.{model}"):
+                if line_of(doc.text, key, header) is not None:
+                    return doc.fail(problem, key, header)
+            return doc.fail(problem, None, "prices")
+
+        where = f'[prices."{model}"]'
+        if not isinstance(price, dict):
+            raise fail(f"{where} must be a table with input and output (dollars per million tokens), "
+                       f"got {type_name(price)}")
+        for key in price:
+            if key not in _PRICE_KEYS:
+                raise fail(f"{where}: unknown key '{key}'; valid keys: input, output", key)
+        values = []
+        for key in _PRICE_KEYS:
+            if key not in price:
+                raise fail(f"{where} has no '{key}': give both input and output, in dollars per million tokens")
+            value = price[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_PRICE:
+                raise fail(f"{where} '{key}' must be a number of dollars per million tokens, 0 or more, "
+                           f"got {value!r}", key)
+            values.append(float(value))
+        result[model] = Price(*values)
+    return result
 
 
 def _check_models(doc: TomlDoc, models: Any) -> list[str]:

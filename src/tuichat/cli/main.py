@@ -183,12 +183,14 @@ def run(args: argparse.Namespace) -> int:
         provider_factory = openai_provider_factory(settings, api_key)
         if args.prompt is not None:
             from tuichat.cli.pipe import run_pipe
+            from tuichat.session.pricing import Pricing
 
             return run_pipe(
                 prompt=args.prompt, store=store, personas=personas, persona=persona,
                 thread=thread, model=args.model or persona.model or settings.model,
                 provider_factory=provider_factory, api_key=api_key, key_note=key_note,
                 raw=args.raw, json_lines=args.json, max_tokens=args.max_tokens,
+                pricing=Pricing(settings.prices, settings.base_url),
             )
 
         if not (sys.stdin.isatty() and sys.stdout.isatty()):

@@ -16,6 +16,7 @@ from tuichat.core.models import Message, Persona, Thread
 from tuichat.core.text import StreamCleaner, encodable, sanitize
 from tuichat.providers.base import Provider
 from tuichat.session import ChatSession
+from tuichat.session.pricing import Pricing
 from tuichat.store import Store
 from tuichat.store.async_store import AsyncStore
 
@@ -96,7 +97,7 @@ class JsonSink:
             },
             "first_token_ms": message.first_token_ms,
             "duration_ms": message.duration_ms,
-            "cost": None,  # no price is known for the model
+            "cost": message.cost,  # US dollars; null when the model has no known price
         })
 
     def error(self, exc: TuichatError) -> None:
@@ -154,6 +155,7 @@ def run_pipe(
     raw: bool = False,
     json_lines: bool = False,
     max_tokens: int | None = None,
+    pricing: Pricing | None = None,
 ) -> int:
     text = read_prompt(prompt)
     if not api_key:
@@ -167,7 +169,7 @@ def run_pipe(
         persona = dataclasses.replace(persona or Persona("", "", ""), max_tokens=max_tokens)
     sink: StdoutSink | JsonSink = JsonSink() if json_lines else StdoutSink(raw=raw)
     try:
-        message = asyncio.run(_send(provider_factory, store, thread, persona, text, sink))
+        message = asyncio.run(_send(provider_factory, store, thread, persona, text, sink, pricing))
     except TuichatError as exc:
         if isinstance(sink, JsonSink):
             sink.error(exc)  # and, as always, the message on stderr and exit 1
@@ -205,10 +207,10 @@ class Terminated(Exception):
         self.signum = signum
 
 
-async def _send(provider_factory, store, thread, persona, text, sink):
+async def _send(provider_factory, store, thread, persona, text, sink, pricing=None):
     provider = provider_factory()
     db = AsyncStore(store)
-    session = ChatSession(db, provider)
+    session = ChatSession(db, provider, pricing=pricing)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     received: list[int] = []

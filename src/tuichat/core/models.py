@@ -79,6 +79,7 @@ class Message:
     # A reply's timing: from sending the request to its first token, and to its end.
     first_token_ms: int | None = None
     duration_ms: int | None = None
+    cost: float | None = None  # US dollars, when the model has a price (estimated if usage is)
 
 
 @dataclass

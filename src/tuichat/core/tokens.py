@@ -26,13 +26,18 @@ def estimate_usage(sent: Iterable[str], reply: str) -> Usage:
     return Usage(prompt, completion, prompt + completion, estimated=True)
 
 
-def stats_line(usage: Usage | None, first_token_ms: int | None, duration_ms: int | None) -> str | None:
-    """The line under a reply: "1,234 in · 567 out · first token 0.8 s · 45 tok/s"
-    ("≈" first when the counts are estimated); None when there is nothing to say."""
+def stats_line(
+    usage: Usage | None, first_token_ms: int | None, duration_ms: int | None, cost: float | None = None
+) -> str | None:
+    """The line under a reply: "1,234 in · 567 out · $0.0123 · first token 0.8 s · 45 tok/s"
+    ("≈" first when the counts, and so the cost, are estimated); None when there is
+    nothing to say."""
     parts = []
     if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
         mark = "≈ " if usage.estimated else ""
         parts.append(f"{mark}{usage.prompt_tokens:,} in · {usage.completion_tokens:,} out")
+        if cost is not None:
+            parts.append(money(cost))
     if first_token_ms is not None:
         parts.append(f"first token {first_token_ms / 1000:.1f} s")
         if usage is not None and duration_ms is not None and usage.completion_tokens:
@@ -40,6 +45,15 @@ def stats_line(usage: Usage | None, first_token_ms: int | None, duration_ms: int
             if seconds >= 0.05:
                 parts.append(f"{usage.completion_tokens / seconds:,.0f} tok/s")
     return " · ".join(parts) or None
+
+
+def money(dollars: float) -> str:
+    """US dollars, to the cent from $1, else to four decimals: "$12.30", "$0.0123"."""
+    if dollars >= 1:
+        return f"${dollars:,.2f}"
+    if dollars >= 0.0001:
+        return f"${dollars:.4f}"
+    return "<$0.0001" if dollars > 0 else "$0"
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,7 @@ class Totals:
     completion_tokens: int = 0
     estimated: int = 0  # replies whose counts are estimates
     speed: float | None = None  # completion tokens per second of generation, all replies
+    cost: float | None = None  # US dollars, of the replies whose model has a price
 
 
 def totals(messages: Iterable[Message]) -> Totals:
@@ -58,6 +73,7 @@ def totals(messages: Iterable[Message]) -> Totals:
     were paid for)."""
     replies = prompt = completion = estimated = 0
     generated, seconds = 0, 0.0
+    cost: float | None = None
     for message in messages:
         usage = message.usage
         if message.role != "assistant" or usage is None:
@@ -66,7 +82,9 @@ def totals(messages: Iterable[Message]) -> Totals:
         prompt += usage.prompt_tokens
         completion += usage.completion_tokens
         estimated += usage.estimated
+        if message.cost is not None:
+            cost = (cost or 0.0) + message.cost
         if message.first_token_ms is not None and message.duration_ms is not None:
             generated += usage.completion_tokens
             seconds += max(0, message.duration_ms - message.first_token_ms) / 1000
-    return Totals(replies, prompt, completion, estimated, generated / seconds if seconds >= 0.05 else None)
+    return Totals(replies, prompt, completion, estimated, generated / seconds if seconds >= 0.05 else None, cost)

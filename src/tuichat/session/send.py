@@ -29,6 +29,7 @@ from tuichat.core.prompt import build_messages
 from tuichat.core.text import encodable, first_line
 from tuichat.core.tokens import estimate_usage
 from tuichat.providers.base import Provider
+from tuichat.session.pricing import Pricing
 from tuichat.store.async_store import AsyncStore
 from tuichat.store.leases import HEARTBEAT_SECONDS, new_owner
 
@@ -75,6 +76,7 @@ class ChatSession:
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         owner: str | None = None,
+        pricing: Pricing | None = None,
     ) -> None:
         self.db = db
         self.provider = provider
@@ -82,6 +84,7 @@ class ChatSession:
         self.heartbeat_seconds = heartbeat_seconds
         self._clock = clock
         self.owner = owner or new_owner()
+        self.pricing = pricing or Pricing()
         self._interrupted = False
 
     def interrupt(self) -> None:
@@ -194,7 +197,19 @@ class ChatSession:
             )
             if stored is not None:
                 reply.status = stored  # another process may have set it meanwhile
+                await self._price(reply)
         return reply
+
+    async def _price(self, reply: Message) -> None:
+        """Price the reply once its text is safe: in a thread, since the price table may
+        have to load first (genai-prices takes a while to import)."""
+        try:
+            cost = await asyncio.to_thread(self.pricing.cost, reply.model, reply.usage)
+            if cost is not None:
+                await self.db.set_cost(reply.id, cost.dollars)
+                reply.cost = cost.dollars
+        except (TuichatError, OSError):
+            pass  # the reply is saved; its cost is only not known
 
     async def _heartbeat(self, saver: _ReplySaver) -> None:
         # The lease must stay fresh while the model is silent (a long think, a slow

@@ -14,6 +14,7 @@ from tuichat.core.models import SUPERSEDED, Persona, Thread
 from tuichat.core.text import first_line
 from tuichat.session import history, titles
 from tuichat.session.conversation import Conversation
+from tuichat.session.pricing import Pricing
 from tuichat.session.replies import LiveReply, Replies
 from tuichat.session.send import ChatSession
 from tuichat.store.async_store import AsyncStore
@@ -25,9 +26,11 @@ class Workspace:
 
     def __init__(
         self, db: AsyncStore, session: Callable[[], ChatSession], *, auto_title: Callable[[], bool] = lambda: False,
+        pricing: Pricing | None = None,
     ) -> None:
         self.db = db
         self._make_session = session
+        self.pricing = pricing
         self._session: ChatSession | None = None
         self.replies = Replies(lambda: self.session)
         self.replies.on_finished = self._finished
@@ -44,7 +47,7 @@ class Workspace:
         # Built on first use: the provider is cheap to build, and the SDK itself loads
         # only when the first request streams (or when the app warms it up).
         if self._session is None:
-            self._session = ChatSession(self.db, self._make_session())
+            self._session = ChatSession(self.db, self._make_session(), pricing=self.pricing)
         return self._session
 
     @property

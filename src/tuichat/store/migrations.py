@@ -229,3 +229,10 @@ def m012_reply_timing(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN first_token_ms INTEGER")
     conn.execute("ALTER TABLE messages ADD COLUMN duration_ms INTEGER")
     conn.execute("ALTER TABLE messages ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")
+
+
+@migration
+def m013_reply_cost(conn: sqlite3.Connection) -> None:
+    # What a reply cost in US dollars, when its model has a price (session/pricing.py);
+    # the budget adds these up, so it survives restarts and counts pipe runs too.
+    conn.execute("ALTER TABLE messages ADD COLUMN cost REAL")

@@ -38,7 +38,7 @@ ROLES = get_args(Role)
 _THREAD_COLUMNS = "id, title, persona, model, created_at, updated_at, system_prompt"
 _MESSAGE_COLUMNS = (
     "id, thread_id, role, content, reasoning, status, model, finish_reason, error,"
-    " prompt_tokens, completion_tokens, created_at, version_of, first_token_ms, duration_ms, usage_estimated"
+    " prompt_tokens, completion_tokens, created_at, version_of, first_token_ms, duration_ms, usage_estimated, cost"
 )
 
 
@@ -79,6 +79,7 @@ def _message(row: sqlite3.Row) -> Message:
         version_of=row["version_of"],
         first_token_ms=row["first_token_ms"],
         duration_ms=row["duration_ms"],
+        cost=row["cost"],
     )
 
 
@@ -395,6 +396,11 @@ class Store:
                 (self._clock(), message_id, owner),
             )
         return bool(cur.rowcount)
+
+    def set_cost(self, message_id: int, dollars: float | None) -> None:
+        """What a finished reply cost (priced after its final write)."""
+        with self._conn:
+            self._conn.execute("UPDATE messages SET cost = ? WHERE id = ?", (dollars, message_id))
 
     def finish_message(
         self,

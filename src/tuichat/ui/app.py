@@ -17,6 +17,7 @@ from tuichat.core.models import Persona, Thread
 from tuichat.core.text import mask_url
 from tuichat.providers.base import Provider
 from tuichat.session import ChatSession
+from tuichat.session.pricing import Pricing
 from tuichat.session.workspace import Workspace
 from tuichat.store import Store
 from tuichat.store.async_store import AsyncStore
@@ -75,7 +76,8 @@ class TuichatApp(App[None]):
         self._provider_factory = provider_factory
         # The conversation layer: replies in flight (they outlive a thread switch), the
         # session that sends, and every read and write the screens need.
-        self.ws = Workspace(self.db, provider_factory, auto_title=lambda: self.settings.auto_title)
+        self.ws = Workspace(self.db, provider_factory, auto_title=lambda: self.settings.auto_title,
+                            pricing=Pricing(settings.prices, settings.base_url))
         self._terminating = 0  # the signal being handled, once one arrives
         self._warm_up_worker: Worker[None] | None = None
         # The server's model list (GET /models), fetched once when first needed; None
@@ -192,12 +194,15 @@ class TuichatApp(App[None]):
         (bench/startup.py measures the event loop's worst stall)."""
         if self._warm_up_worker is None:
             provider = self.session.provider  # the session is made here, on the loop
+            pricing = self.ws.pricing
 
             def warm_up() -> None:
                 provider.warm_up()
                 from tuichat.ui.markdown_doc import warm_up as markdown
 
                 markdown()
+                if pricing is not None:
+                    pricing.warm_up()
 
             self._warm_up_worker = self.run_worker(warm_up, thread=True, name="warm-up", exit_on_error=False)
 

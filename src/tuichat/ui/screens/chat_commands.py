@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from tuichat.commands import BY_NAME, Command, CommandError, SendText, complete, parse
 from tuichat.core.errors import TuichatError
 from tuichat.core.text import clean_line, first_line, sanitize
+from tuichat.core.tokens import money
 
 if TYPE_CHECKING:
     from tuichat.ui.screens.chat import ChatScreen
@@ -116,6 +117,8 @@ class SlashCommands:
             return True
         replies = "1 reply" if used.replies == 1 else f"{used.replies:,} replies"
         line = f"This thread: {replies} · {used.prompt_tokens:,} tokens in · {used.completion_tokens:,} out"
+        if used.cost is not None:
+            line += f" · {money(used.cost)}"
         if used.speed is not None:
             line += f" · {used.speed:,.0f} tok/s on average"
         if used.estimated:

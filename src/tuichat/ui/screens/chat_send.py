@@ -304,7 +304,7 @@ class Sender:
                 self.report(live.error)
         elif live.message is not None:
             message = live.message
-            stats = stats_line(message.usage, message.first_token_ms, message.duration_ms)
+            stats = stats_line(message.usage, message.first_token_ms, message.duration_ms, message.cost)
             transcript.end_reply(*shown_status(message), message_id=row, stats=stats)
         else:
             transcript.end_reply(STOPPED, message_id=row)

@@ -42,7 +42,7 @@ def shown_messages(page: Page, skip: int | None = None) -> list[Shown]:
         if message.role == "system" or message.status == SUPERSEDED or message.id == skip:
             continue
         status, note = shown_status(message)
-        stats = (stats_line(message.usage, message.first_token_ms, message.duration_ms)
+        stats = (stats_line(message.usage, message.first_token_ms, message.duration_ms, message.cost)
                  if message.role == "assistant" else None)
         shown.append(Shown(message.role, message.content, status, message.reasoning, message.model, note,
                            message.id, page.labels.get(message.id), stats))
