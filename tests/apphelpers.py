@@ -26,9 +26,10 @@ def make_app(
     timeout: float = 5.0,
     thread=None,
     prices=None,
+    budget=None,
 ) -> TuichatApp:
     settings = Settings(model="test-model", base_url=base_url, base_url_source="flag",
-                        keymap=keymap or {}, timeout=timeout, prices=prices or {})
+                        keymap=keymap or {}, timeout=timeout, prices=prices or {}, budget=budget)
     personas = load_personas(default_dirs())
     guarded = LoopGuard(store or Store(tmp_path / "tuichat.db"))
 

@@ -42,6 +42,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("system", "[TEXT]", "show this thread's system prompt, or set it for this thread", "optional",
                 keep_lines=True),
     CommandSpec("usage", "", "tokens and speed of this thread's replies, in total", "none"),
+    CommandSpec("balance", "", "what this month's budget has left ([budget] in config.toml)", "none"),
     CommandSpec("help", "", "every key and command", "none"),
 )
 

@@ -92,15 +92,24 @@ class Settings:
     # [prices."MODEL"] input = ..., output = ...: US dollars per million tokens, which
     # win over the price table (and price models it does not know, local ones included).
     prices: dict[str, Price] = field(default_factory=dict)
+    budget: Budget | None = None  # [budget]: what a calendar month may spend
     base_url_source: str = "default"  # "default" | "env" | "config" | "flag"
     config_path: Path | None = None  # the file that was read, None when none existed
 
 
 _STRING_KEYS = ("model", "base_url", "api_key_env", "default_persona", "azure_api_version", "theme")
 _BOOL_KEYS = ("auto_title",)
-VALID_KEYS = (*_STRING_KEYS, *_BOOL_KEYS, "keymap", "timeout", "models", "prices")
+VALID_KEYS = (*_STRING_KEYS, *_BOOL_KEYS, "keymap", "timeout", "models", "prices", "budget")
 _PRICE_KEYS = ("input", "output")
 MAX_PRICE = 1e6  # dollars per million tokens: far above any model's
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a calendar month may spend: US dollars and/or tokens (either may be None)."""
+
+    dollars: float | None = None
+    tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -200,7 +209,29 @@ def _check_top(doc: TomlDoc) -> dict[str, Any]:
         values["models"] = _check_models(doc, values["models"])
     if "prices" in values:
         values["prices"] = _check_prices(doc, values["prices"])
+    if "budget" in values:
+        values["budget"] = _check_budget(doc, values["budget"])
     return values
+
+
+def _check_budget(doc: TomlDoc, budget: Any) -> Budget:
+    """[budget] dollars = 20 and/or tokens = 2_000_000: per calendar month."""
+    if not isinstance(budget, dict):
+        raise doc.fail(f"'budget' must be a table ([budget]), got {type_name(budget)}", "budget")
+    for key in budget:
+        if key not in ("dollars", "tokens"):
+            raise _unknown(doc, key, ("dollars", "tokens"), table="budget")
+    if not budget:
+        raise doc.fail("[budget] is empty: set dollars and/or tokens (a month's allowance)", None, "budget")
+    dollars, tokens = budget.get("dollars"), budget.get("tokens")
+    if dollars is not None and (isinstance(dollars, bool) or not isinstance(dollars, int | float)
+                                or not 0 < dollars <= MAX_PRICE):
+        raise doc.fail(f"[budget] 'dollars' must be a number of US dollars above 0, got {dollars!r}", "dollars",
+                       "budget")
+    if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or not 0 < tokens < 2**53):
+        raise doc.fail(f"[budget] 'tokens' must be a whole number of tokens above 0, got {tokens!r}", "tokens",
+                       "budget")
+    return Budget(float(dollars) if dollars is not None else None, tokens)
 
 
 def _check_prices(doc: TomlDoc, prices: Any) -> dict[str, Price]:

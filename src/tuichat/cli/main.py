@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "ended: status, tokens, timing) instead of the text")
     parser.add_argument("--max-tokens", metavar="N", type=_positive_int,
                         help="pipe mode: stop the reply after N tokens (the server's max_tokens)")
+    parser.add_argument("--over-budget", action="store_true",
+                        help="pipe mode: send even when this month's [budget] is spent")
     parser.add_argument("--version", action="version", version=f"tuichat {__version__}")
     return parser
 
@@ -159,8 +161,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"tuichat: warning: skipped {clean_line(mask_urls(problem.message))}", file=sys.stderr)
         return 0
 
-    if (args.json or args.max_tokens) and args.prompt is None:
-        raise UsageError(f"{'--json' if args.json else '--max-tokens'} is for pipe mode",
+    if (args.json or args.max_tokens or args.over_budget) and args.prompt is None:
+        option = "--json" if args.json else "--max-tokens" if args.max_tokens else "--over-budget"
+        raise UsageError(f"{option} is for pipe mode",
                          "add -p 'question' (or -p - to read it from stdin)")
     if args.persona and args.continue_:
         raise UsageError("--persona and --continue do not mix",
@@ -191,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
                 provider_factory=provider_factory, api_key=api_key, key_note=key_note,
                 raw=args.raw, json_lines=args.json, max_tokens=args.max_tokens,
                 pricing=Pricing(settings.prices, settings.base_url),
+                budget=None if args.over_budget else settings.budget,
             )
 
         if not (sys.stdin.isatty() and sys.stdout.isatty()):

@@ -10,7 +10,9 @@ import json
 import signal
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from tuichat.core.budget import Balance, month_start
 from tuichat.core.errors import TuichatError, UsageError
 from tuichat.core.models import Message, Persona, Thread
 from tuichat.core.text import StreamCleaner, encodable, sanitize
@@ -19,6 +21,9 @@ from tuichat.session import ChatSession
 from tuichat.session.pricing import Pricing
 from tuichat.store import Store
 from tuichat.store.async_store import AsyncStore
+
+if TYPE_CHECKING:
+    from tuichat.config import Budget
 
 
 class StdoutSink:
@@ -156,11 +161,19 @@ def run_pipe(
     json_lines: bool = False,
     max_tokens: int | None = None,
     pricing: Pricing | None = None,
+    budget: Budget | None = None,
 ) -> int:
     text = read_prompt(prompt)
     if not api_key:
         # key_note is a whole sentence that already starts "No API key".
         raise TuichatError(key_note or "No API key: set OPENAI_API_KEY")
+    if budget is not None:
+        dollars, tokens = store.spending_since(month_start())
+        balance = Balance(budget.dollars, budget.tokens, dollars, tokens)
+        if balance.over:
+            raise TuichatError("This month's budget is spent",
+                               f"{balance.long().replace(chr(10), '; ')}. Nothing was sent. Raise [budget] in config.toml, "
+                               "or pass --over-budget to send anyway.")
     if thread is None:
         thread = store.create_thread(persona.name, model)
     else:

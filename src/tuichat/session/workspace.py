@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from tuichat.core.budget import Balance, month_start
 from tuichat.core.models import SUPERSEDED, Persona, Thread
 from tuichat.core.text import first_line
 from tuichat.session import history, titles
@@ -19,6 +21,9 @@ from tuichat.session.replies import LiveReply, Replies
 from tuichat.session.send import ChatSession
 from tuichat.store.async_store import AsyncStore
 
+if TYPE_CHECKING:
+    from tuichat.config import Budget
+
 
 class Workspace:
     """The conversation layer of one app: `conversation()` for a thread, `replies` for
@@ -27,10 +32,12 @@ class Workspace:
     def __init__(
         self, db: AsyncStore, session: Callable[[], ChatSession], *, auto_title: Callable[[], bool] = lambda: False,
         pricing: Pricing | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.db = db
         self._make_session = session
         self.pricing = pricing
+        self.budget = budget
         self._session: ChatSession | None = None
         self.replies = Replies(lambda: self.session)
         self.replies.on_finished = self._finished
@@ -41,6 +48,14 @@ class Workspace:
         # Called with (thread id, title) when a title was made for a thread.
         self.on_title: Callable[[int, str], None] | None = None
         self._titles: set[asyncio.Task[None]] = set()
+
+    async def balance(self) -> Balance | None:
+        """This month's spending against config.toml's [budget]; None without one."""
+        budget = self.budget
+        if budget is None:
+            return None
+        dollars, tokens = await self.db.spending_since(month_start())
+        return Balance(budget.dollars, budget.tokens, dollars, tokens)
 
     @property
     def session(self) -> ChatSession:

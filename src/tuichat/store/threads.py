@@ -397,6 +397,16 @@ class Store:
             )
         return bool(cur.rowcount)
 
+    def spending_since(self, since: float) -> tuple[float, int]:
+        """(US dollars, tokens) the replies begun since `since` used: every reply, in any
+        thread, from this window, another or a pipe run."""
+        row = self._conn.execute(
+            "SELECT coalesce(sum(cost), 0), coalesce(sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)), 0)"
+            " FROM messages WHERE role = 'assistant' AND created_at >= ?",
+            (since,),
+        ).fetchone()
+        return float(row[0]), int(row[1])
+
     def set_cost(self, message_id: int, dollars: float | None) -> None:
         """What a finished reply cost (priced after its final write)."""
         with self._conn:

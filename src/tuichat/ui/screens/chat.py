@@ -18,6 +18,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
 
+from tuichat.core.budget import Balance
+from tuichat.core.errors import TuichatError
 from tuichat.core.models import Persona, Thread
 from tuichat.session.conversation import Conversation
 from tuichat.session.workspace import Workspace
@@ -67,6 +69,8 @@ class ChatScreen(Screen[None]):
         self.drafts = DraftKeeper(self)
         self.layout_part = ScreenLayout(self)
         self.ready = False  # the start-up reads (thread list, open thread, draft) are done
+        self.balance: Balance | None = None  # this month's spending, when a budget is set
+        self.over_budget_ok = False  # sending while over budget was confirmed once
 
     # -- what the palette, the parts and tests read ------------------------------------------
 
@@ -156,6 +160,7 @@ class ChatScreen(Screen[None]):
                 if not self.app.api_key:
                     self.transcript.add_notice(self.app.key_note)
             await self.drafts.restore()
+            await self.refresh_balance()
         finally:
             self.ready = True
 
@@ -387,6 +392,27 @@ class ChatScreen(Screen[None]):
         self.threads.copy_code(event.text)
 
     # -- for the parts ----------------------------------------------------------------------
+
+    async def refresh_balance(self) -> None:
+        """Read this month's spending again (after a reply): the status line shows what
+        is left, and crossing 80% or 100% of the budget is said once."""
+        try:
+            balance = await self.ws.balance()
+        except TuichatError:
+            return  # the status line keeps the last figure; the budget is checked again later
+        if balance is not None:
+            self.set_balance(balance)
+
+    def set_balance(self, balance: Balance) -> None:
+        before = self.balance
+        self.balance = balance
+        if before is not None and balance.over and not before.over:
+            self.notify("This month's budget is spent: sending now asks first. /balance shows the figures.",
+                        title="Budget", severity="warning", timeout=10, markup=False)
+        elif before is not None and balance.low and not before.low:
+            self.notify(f"80% of this month's budget is spent: {balance.short()}.", title="Budget",
+                        severity="warning", timeout=8, markup=False)
+        self.update_status()
 
     def say(self, text: str) -> None:
         """A notice in the log (never markup: it may quote what the user typed)."""

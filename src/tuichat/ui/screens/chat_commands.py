@@ -105,6 +105,21 @@ class SlashCommands:
         self.open_help()
         return True
 
+    async def slash_balance(self, arg: str) -> bool:
+        """This month's spending against the budget in config.toml."""
+        try:
+            balance = await self.screen.ws.balance()
+        except TuichatError as exc:
+            self.screen.report(exc, kept=True)
+            return False
+        if balance is None:
+            self.say("No budget is set. Add one to config.toml, e.g.\n[budget]\ndollars = 20    # a month\n"
+                     "tokens = 2000000")
+            return True
+        self.screen.set_balance(balance)
+        self.say(balance.long())
+        return True
+
     async def slash_usage(self, arg: str) -> bool:
         """What this thread's replies used: tokens in and out, and their speed."""
         try:

@@ -106,6 +106,9 @@ class ScreenLayout:
         line.append(f" · {clean_line(conv.model)}", style="dim")
         if width >= WIDE:
             line.append(f" · {clean_line(screen.app.server_label)}", style="dim")
+        balance = screen.balance
+        if balance is not None:
+            line.append(f" · {balance.short()}", style="bold red" if balance.over else "yellow" if balance.low else "dim")
         left.update(line)
         right = Text(no_wrap=True, end="")
         lock = screen.send_lock

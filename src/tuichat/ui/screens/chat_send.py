@@ -87,8 +87,22 @@ class Sender:
         leaves the composer only once it is stored."""
         if self.refuse_busy():
             return
-        conv = self.screen.conv
-        self.screen.run_worker(self._send(conv, text, typed or text), group="send", exit_on_error=False)
+        screen = self.screen
+        conv = screen.conv
+        balance = screen.balance
+        if balance is not None and balance.over and not screen.over_budget_ok:
+            from tuichat.ui.screens.dialogs import ConfirmDialog
+
+            def answered(confirmed: bool | None) -> None:
+                if confirmed:
+                    screen.over_budget_ok = True  # asked once an app run
+                    screen.run_worker(self._send(conv, text, typed or text), group="send", exit_on_error=False)
+
+            screen.app.push_screen(ConfirmDialog(
+                "Over this month's budget", f"{balance.long()}\nSend anyway? (Raise [budget] in config.toml to "
+                "stop this question.)", confirm_label="Send"), answered)
+            return  # the text stays in the composer until it is sent
+        screen.run_worker(self._send(conv, text, typed or text), group="send", exit_on_error=False)
 
     async def _send(self, conv: Conversation, text: str, typed: str) -> None:
         screen = self.screen
@@ -272,6 +286,8 @@ class Sender:
         screen = self.screen
         if not screen.is_attached:
             return  # quitting: nothing left to show
+        if screen.ws.budget is not None:
+            screen.run_worker(screen.refresh_balance(), group="balance", exclusive=True, exit_on_error=False)
         shown = screen.conv.thread is not None and screen.conv.thread.id == live.thread.id
         screen.sync_lock()
         if shown and live.viewer is not None:
