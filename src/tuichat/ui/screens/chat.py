@@ -19,7 +19,6 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from tuichat.core.budget import Balance
-from tuichat.core.errors import TuichatError
 from tuichat.core.models import Persona, Thread
 from tuichat.session.conversation import Conversation
 from tuichat.session.workspace import Workspace
@@ -160,7 +159,7 @@ class ChatScreen(Screen[None]):
                 if not self.app.api_key:
                     self.transcript.add_notice(self.app.key_note)
             await self.drafts.restore()
-            await self.refresh_balance()
+            await self.layout_part.refresh_balance()
         finally:
             self.ready = True
 
@@ -392,27 +391,6 @@ class ChatScreen(Screen[None]):
         self.threads.copy_code(event.text)
 
     # -- for the parts ----------------------------------------------------------------------
-
-    async def refresh_balance(self) -> None:
-        """Read this month's spending again (after a reply): the status line shows what
-        is left, and crossing 80% or 100% of the budget is said once."""
-        try:
-            balance = await self.ws.balance()
-        except TuichatError:
-            return  # the status line keeps the last figure; the budget is checked again later
-        if balance is not None:
-            self.set_balance(balance)
-
-    def set_balance(self, balance: Balance) -> None:
-        before = self.balance
-        self.balance = balance
-        if before is not None and balance.over and not before.over:
-            self.notify("This month's budget is spent: sending now asks first. /balance shows the figures.",
-                        title="Budget", severity="warning", timeout=10, markup=False)
-        elif before is not None and balance.low and not before.low:
-            self.notify(f"80% of this month's budget is spent: {balance.short()}.", title="Budget",
-                        severity="warning", timeout=8, markup=False)
-        self.update_status()
 
     def say(self, text: str) -> None:
         """A notice in the log (never markup: it may quote what the user typed)."""

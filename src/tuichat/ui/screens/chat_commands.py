@@ -116,7 +116,7 @@ class SlashCommands:
             self.say("No budget is set. Add one to config.toml, e.g.\n[budget]\ndollars = 20    # a month\n"
                      "tokens = 2000000")
             return True
-        self.screen.set_balance(balance)
+        self.screen.layout_part.set_balance(balance)
         self.say(balance.long())
         return True
 

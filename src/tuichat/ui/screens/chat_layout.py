@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
+from tuichat.core.budget import Balance
+from tuichat.core.errors import TuichatError
 from tuichat.core.text import clean_line
 from tuichat.ui.widgets.thread_panel import ThreadPanel
 
@@ -73,6 +75,28 @@ class ScreenLayout:
         if self.narrow and self.narrow_open:
             self.narrow_open = False
             self.apply(self.screen.size.width)
+
+    async def refresh_balance(self) -> None:
+        """Read this month's spending again (after a reply): the status line shows what
+        is left, and crossing 80% or 100% of the budget is said once."""
+        try:
+            balance = await self.screen.ws.balance()
+        except TuichatError:
+            return  # the status line keeps the last figure; the budget is checked again later
+        if balance is not None:
+            self.set_balance(balance)
+
+    def set_balance(self, balance: Balance) -> None:
+        screen = self.screen
+        before = screen.balance
+        screen.balance = balance
+        if before is not None and balance.over and not before.over:
+            screen.notify("This month's budget is spent: sending now asks first. /balance shows the figures.",
+                        title="Budget", severity="warning", timeout=10, markup=False)
+        elif before is not None and balance.low and not before.low:
+            screen.notify(f"80% of this month's budget is spent: {balance.short()}.", title="Budget",
+                        severity="warning", timeout=8, markup=False)
+        self.update_status()
 
     def key(self, binding_id: str, default: str) -> str:
         """How the footer writes the key of a binding, as the user remapped it."""

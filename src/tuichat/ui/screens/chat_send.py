@@ -287,7 +287,7 @@ class Sender:
         if not screen.is_attached:
             return  # quitting: nothing left to show
         if screen.ws.budget is not None:
-            screen.run_worker(screen.refresh_balance(), group="balance", exclusive=True, exit_on_error=False)
+            screen.run_worker(screen.layout_part.refresh_balance(), group="balance", exclusive=True, exit_on_error=False)
         shown = screen.conv.thread is not None and screen.conv.thread.id == live.thread.id
         screen.sync_lock()
         if shown and live.viewer is not None:
