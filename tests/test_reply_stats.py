@@ -121,3 +121,36 @@ def test_totals_count_every_reply_and_only_replies():
     used = totals(messages)
     assert (used.replies, used.prompt_tokens, used.completion_tokens, used.estimated) == (2, 20, 150, 1)
     assert used.speed == 150 / 2.5
+
+
+def test_a_prompt_the_server_read_far_less_of_was_cut():
+    from tuichat.core.tokens import truncated_prompt
+
+    sent = ["You are kind.", "word " * 2000]  # about 2,500 tokens
+    assert truncated_prompt(sent, Usage(512, 10, 522)) == estimate_usage(sent, "").prompt_tokens
+    assert truncated_prompt(sent, Usage(2400, 10, 2410)) is None  # about what was sent
+    assert truncated_prompt(sent, Usage(512, 10, 522, estimated=True)) is None  # our own guess
+    assert truncated_prompt(["short"], Usage(1, 1, 2)) is None  # too short to tell
+
+
+async def test_a_cut_prompt_is_said_under_the_reply_with_what_to_do(tmp_path, fake_server):
+    cut = {"prompt_tokens": 2048, "completion_tokens": 3, "total_tokens": 2051}
+    fake_server.script(Reply.text("Hmm?", usage=cut))
+    app = make_app(tmp_path, fake_server.base_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = chat(app)
+        screen.composer.text = "Summarise this: " + "lorem ipsum dolor sit amet " * 1000
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "The server read only 2,048 prompt tokens" in screen.transcript.all_text())
+        assert "OLLAMA_CONTEXT_LENGTH" in screen.transcript.all_text()
+
+
+def test_pipe_mode_warns_of_a_cut_prompt_on_stderr(fake_server, tmp_path):
+    from test_cli import tuichat
+
+    fake_server.script(Reply.text("Hmm?", usage={"prompt_tokens": 900, "completion_tokens": 3, "total_tokens": 903}))
+    result = tuichat("-p", "Summarise: " + "lorem ipsum dolor " * 800, "--base-url", fake_server.base_url,
+                     "--db", str(tmp_path / "t.db"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hmm?\n"
+    assert "tuichat: warning: The server read only 900 prompt tokens" in result.stderr

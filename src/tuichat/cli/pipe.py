@@ -16,6 +16,7 @@ from tuichat.core.budget import Balance, month_start
 from tuichat.core.errors import TuichatError, UsageError
 from tuichat.core.models import Message, Persona, Thread
 from tuichat.core.text import StreamCleaner, encodable, sanitize
+from tuichat.core.tokens import truncation_advice
 from tuichat.providers.base import Provider
 from tuichat.session import ChatSession
 from tuichat.session.pricing import Pricing
@@ -196,6 +197,9 @@ def run_pipe(
     finally:
         sink.close()  # the text so far, also when the reply failed or was interrupted
         _finish_line(sink)
+    if message.prompt_cut is not None and message.usage is not None:
+        advice = truncation_advice(message.prompt_cut, message.usage.prompt_tokens)
+        print(f"tuichat: warning: {advice}", file=sys.stderr)
     if isinstance(sink, JsonSink):
         sink.done(message)
     if message.finish_reason == "length":

@@ -80,6 +80,9 @@ class Message:
     first_token_ms: int | None = None
     duration_ms: int | None = None
     cost: float | None = None  # US dollars, when the model has a price (estimated if usage is)
+    # Not stored: about how many prompt tokens were sent when the server's count shows it
+    # cut the prompt (core.tokens.truncated_prompt), for the front end to warn at once.
+    prompt_cut: int | None = None
 
 
 @dataclass

@@ -88,3 +88,28 @@ def totals(messages: Iterable[Message]) -> Totals:
             generated += usage.completion_tokens
             seconds += max(0, message.duration_ms - message.first_token_ms) / 1000
     return Totals(replies, prompt, completion, estimated, generated / seconds if seconds >= 0.05 else None, cost)
+
+
+# A server that reports far fewer prompt tokens than were sent has cut the prompt (Ollama
+# keeps only the end of a prompt longer than num_ctx, dropping the system prompt first).
+# Estimates are rough, so only a clear gap on a prompt of some length counts.
+_TRUNCATION_RATIO = 0.6
+_TRUNCATION_MIN = 1000
+
+
+def truncated_prompt(sent: Iterable[str], usage: Usage | None) -> int | None:
+    """About how many prompt tokens were sent, when the server's own count says it read
+    clearly fewer (it cut the prompt); None when nothing points to that."""
+    if usage is None or usage.estimated or not usage.prompt_tokens:
+        return None
+    expected = estimate_usage(sent, "").prompt_tokens
+    if expected >= _TRUNCATION_MIN and usage.prompt_tokens < expected * _TRUNCATION_RATIO:
+        return expected
+    return None
+
+
+def truncation_advice(expected: int, counted: int) -> str:
+    return (f"The server read only {counted:,} prompt tokens, but about {expected:,} were sent: it cut the "
+            "start of the conversation, and with it the persona's instructions. Raise its context length "
+            "(Ollama: the num_ctx parameter or OLLAMA_CONTEXT_LENGTH; llama.cpp: --ctx-size; vLLM: "
+            "--max-model-len), or start a fresh thread.")

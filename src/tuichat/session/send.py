@@ -27,7 +27,7 @@ from tuichat.core.models import (
 )
 from tuichat.core.prompt import build_messages
 from tuichat.core.text import encodable, first_line
-from tuichat.core.tokens import estimate_usage
+from tuichat.core.tokens import estimate_usage, truncated_prompt
 from tuichat.providers.base import Provider
 from tuichat.session.pricing import Pricing
 from tuichat.store.async_store import AsyncStore
@@ -186,6 +186,7 @@ class ChatSession:
             reply.reasoning = "".join(reasoning)
             if usage is None and (reply.content or reply.reasoning):
                 usage = estimate_usage((m["content"] for m in messages), reply.reasoning + reply.content)
+            reply.prompt_cut = truncated_prompt((m["content"] for m in messages), usage)
             if first_token_at is not None:
                 reply.first_token_ms = round((first_token_at - sent_at) * 1000)
                 reply.duration_ms = round((self._clock() - sent_at) * 1000)

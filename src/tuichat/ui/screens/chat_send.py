@@ -15,7 +15,7 @@ from textual.actions import SkipAction
 from tuichat.core.errors import BusyElsewhereError, ProviderError, TuichatError
 from tuichat.core.models import ERROR, INTERRUPTED, STOPPED, Message
 from tuichat.core.text import clean_line, first_line, sanitize
-from tuichat.core.tokens import stats_line
+from tuichat.core.tokens import stats_line, truncation_advice
 from tuichat.session.conversation import BusyError, Conversation
 from tuichat.session.replies import LiveReply
 from tuichat.ui.screens.chat_view import shown_status
@@ -322,6 +322,10 @@ class Sender:
             message = live.message
             stats = stats_line(message.usage, message.first_token_ms, message.duration_ms, message.cost)
             transcript.end_reply(*shown_status(message), message_id=row, stats=stats)
+            if message.prompt_cut is not None and message.usage is not None:
+                advice = truncation_advice(message.prompt_cut, message.usage.prompt_tokens)
+                self.screen.say(advice)
+                self.screen.notify(advice, title="The prompt was cut", severity="warning", timeout=12, markup=False)
         else:
             transcript.end_reply(STOPPED, message_id=row)
 
