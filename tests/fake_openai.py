@@ -171,6 +171,10 @@ class FakeServer:
         self.port = port
         self.models: list[str] | None = list(DEFAULT_MODELS)  # None: GET /models answers 404
         self.models_delay = 0.0  # seconds before answering GET /models (a slow server)
+        # Context windows, as servers tell them (None: the endpoint answers 404):
+        self.max_model_len: int | None = None  # vLLM: "max_model_len" on each /v1/models entry
+        self.props: dict[str, Any] | None = None  # llama.cpp: GET /props
+        self.ollama_show: dict[str, Any] | None = None  # Ollama: POST /api/show
         self.default_reply = Reply.text(DEFAULT_TEXT, usage="auto")
         # Picks a reply from the request's body before the queue is consulted (None: the
         # queue decides). Benchmarks use it to answer a warm-up prompt differently.
@@ -331,7 +335,18 @@ class FakeServer:
             if self.models is None:
                 return await _send_json(writer, 404, _not_found("models"))
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+            if self.max_model_len is not None:
+                for entry in data:
+                    entry["max_model_len"] = self.max_model_len
             return await _send_json(writer, 200, {"object": "list", "data": data})
+        if req.method == "GET" and req.path == "/props":
+            if self.props is None:
+                return await _send_json(writer, 404, _not_found("props"))
+            return await _send_json(writer, 200, self.props)
+        if req.method == "POST" and req.path == "/api/show":
+            if self.ollama_show is None:
+                return await _send_json(writer, 404, _not_found("api/show"))
+            return await _send_json(writer, 200, self.ollama_show)
         if req.method == "POST" and req.path.endswith("/chat/completions"):
             chosen = self.reply_for(req.json) if self.reply_for and isinstance(req.json, dict) else None
             reply = chosen or self._next_reply()

@@ -19,11 +19,13 @@ def doctor(tmp_path, *args: str, env: dict[str, str] | None = None):
 
 def test_all_is_well_with_a_server_that_counts_tokens(fake_server, tmp_path):
     fake_server.script(Reply.text("OK", usage="auto"))
+    fake_server.max_model_len = 32768  # vLLM tells it on /v1/models
     result = doctor(tmp_path, "--base-url", fake_server.base_url)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for line in ("✓ config", "✓ personas", "✓ database", "✓ API key: from OPENAI_API_KEY (not shown)",
-                 "'fake-model' is listed", "✓ a streamed reply: 'OK'", "✓ token counts: the server sends them"):
+                 "'fake-model' is listed", "✓ a streamed reply: 'OK'", "✓ token counts: the server sends them",
+                 "✓ context window: 32,768 tokens, from"):
         assert line in out, out
     assert out.rstrip().endswith("All is well.")
     assert "SECRET" not in out + result.stderr
@@ -36,7 +38,8 @@ def test_a_server_without_token_counts_is_a_warning_not_a_failure(fake_server, t
     result = doctor(tmp_path, "--base-url", fake_server.base_url)
     assert result.returncode == 0
     assert "! token counts: the server sends none: tuichat estimates them (shown with ≈)" in result.stdout
-    assert "All is well (1 warning(s))." in result.stdout
+    assert "! context window: the server does not tell" in result.stdout
+    assert "All is well (2 warning(s))." in result.stdout
 
 
 def test_a_rejected_key_fails_and_says_what_to_do(fake_server, tmp_path):
@@ -67,3 +70,21 @@ def test_hostile_model_ids_are_shown_inert(fake_server, tmp_path):
     result = doctor(tmp_path, "--base-url", fake_server.base_url, "--model", "other")
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "'other' is NOT among them" in result.stdout
+
+
+async def test_the_context_window_is_read_where_each_kind_of_server_tells(fake_server):
+    from tuichat.providers.context import context_window
+
+    url = fake_server.base_url
+    assert await context_window(url, "k", "fake-model") is None
+    fake_server.ollama_show = {"model_info": {"qwen3.context_length": 40960}, "parameters": "temperature 0.7"}
+    found = await context_window(url, "k", "fake-model")
+    assert found is not None and found.tokens == 40960 and "/api/show" in found.source
+    fake_server.ollama_show["parameters"] = "num_ctx 8192\ntemperature 0.7"
+    assert (await context_window(url, "k", "fake-model")).tokens == 8192  # what Ollama really uses
+    fake_server.props = {"default_generation_settings": {"n_ctx": 4096}}
+    assert (await context_window(url, "k", "fake-model")).tokens == 4096  # llama.cpp, asked first
+    fake_server.max_model_len = 131072
+    assert (await context_window(url, "k", "fake-model")).tokens == 131072  # vLLM, asked first of all
+    assert (await context_window(url, "k", "not-listed-model")).tokens == 4096
+    assert all(r.headers.get("authorization") == "Bearer k" for r in fake_server.requests)

@@ -148,6 +148,14 @@ async def _check_server(report: Report, settings, api_key: str, server: str) -> 
                                            f"{usage.completion_tokens} out)")
         else:
             report.say(WARN, "token counts", "the server sends none: tuichat estimates them (shown with ≈)")
+        from tuichat.providers.context import context_window
+
+        window = await context_window(settings.base_url, api_key, settings.model, min(settings.timeout, 10.0))
+        if window is not None:
+            report.say(OK, "context window", f"{window.tokens:,} tokens, from {window.source}")
+        else:
+            report.say(WARN, "context window", "the server does not tell: a prompt longer than its limit may "
+                                               "be cut without a word (tuichat says so when the counts show it)")
     finally:
         await provider.aclose()
 
