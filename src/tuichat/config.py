@@ -93,13 +93,14 @@ class Settings:
     # win over the price table (and price models it does not know, local ones included).
     prices: dict[str, Price] = field(default_factory=dict)
     budget: Budget | None = None  # [budget]: what a calendar month may spend
+    context_window: int | None = None  # tokens the model's context holds; older turns are left out to fit
     base_url_source: str = "default"  # "default" | "env" | "config" | "flag"
     config_path: Path | None = None  # the file that was read, None when none existed
 
 
 _STRING_KEYS = ("model", "base_url", "api_key_env", "default_persona", "azure_api_version", "theme")
 _BOOL_KEYS = ("auto_title",)
-VALID_KEYS = (*_STRING_KEYS, *_BOOL_KEYS, "keymap", "timeout", "models", "prices", "budget")
+VALID_KEYS = (*_STRING_KEYS, *_BOOL_KEYS, "keymap", "timeout", "models", "prices", "budget", "context_window")
 _PRICE_KEYS = ("input", "output")
 MAX_PRICE = 1e6  # dollars per million tokens: far above any model's
 
@@ -211,6 +212,11 @@ def _check_top(doc: TomlDoc) -> dict[str, Any]:
         values["prices"] = _check_prices(doc, values["prices"])
     if "budget" in values:
         values["budget"] = _check_budget(doc, values["budget"])
+    if "context_window" in values:
+        window = values["context_window"]
+        if isinstance(window, bool) or not isinstance(window, int) or not 256 <= window < 2**40:
+            raise doc.fail(f"'context_window' must be a whole number of tokens, at least 256, got {window!r}",
+                           "context_window")
     return values
 
 

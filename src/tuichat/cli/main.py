@@ -195,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
                 raw=args.raw, json_lines=args.json, max_tokens=args.max_tokens,
                 pricing=Pricing(settings.prices, settings.base_url),
                 budget=None if args.over_budget else settings.budget,
+                context_window=settings.context_window,
             )
 
         if not (sys.stdin.isatty() and sys.stdout.isatty()):

@@ -163,6 +163,7 @@ def run_pipe(
     max_tokens: int | None = None,
     pricing: Pricing | None = None,
     budget: Budget | None = None,
+    context_window: int | None = None,
 ) -> int:
     text = read_prompt(prompt)
     if not api_key:
@@ -183,7 +184,7 @@ def run_pipe(
         persona = dataclasses.replace(persona or Persona("", "", ""), max_tokens=max_tokens)
     sink: StdoutSink | JsonSink = JsonSink() if json_lines else StdoutSink(raw=raw)
     try:
-        message = asyncio.run(_send(provider_factory, store, thread, persona, text, sink, pricing))
+        message = asyncio.run(_send(provider_factory, store, thread, persona, text, sink, pricing, context_window))
     except TuichatError as exc:
         if isinstance(sink, JsonSink):
             sink.error(exc)  # and, as always, the message on stderr and exit 1
@@ -197,6 +198,9 @@ def run_pipe(
     finally:
         sink.close()  # the text so far, also when the reply failed or was interrupted
         _finish_line(sink)
+    if message.left_out:
+        print(f"tuichat: note: {message.left_out:,} earlier message(s) of the thread were not sent: they do not "
+              "fit context_window", file=sys.stderr)
     if message.prompt_cut is not None and message.usage is not None:
         advice = truncation_advice(message.prompt_cut, message.usage.prompt_tokens)
         print(f"tuichat: warning: {advice}", file=sys.stderr)
@@ -224,10 +228,10 @@ class Terminated(Exception):
         self.signum = signum
 
 
-async def _send(provider_factory, store, thread, persona, text, sink, pricing=None):
+async def _send(provider_factory, store, thread, persona, text, sink, pricing=None, context_window=None):
     provider = provider_factory()
     db = AsyncStore(store)
-    session = ChatSession(db, provider, pricing=pricing)
+    session = ChatSession(db, provider, pricing=pricing, context_window=context_window)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     received: list[int] = []

@@ -83,6 +83,8 @@ class Message:
     # Not stored: about how many prompt tokens were sent when the server's count shows it
     # cut the prompt (core.tokens.truncated_prompt), for the front end to warn at once.
     prompt_cut: int | None = None
+    # Not stored: how many of the oldest messages were left out to fit the context window.
+    left_out: int = 0
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tuichat.core.models import DONE, INTERRUPTED, STOPPED, SUPERSEDED, Message, Persona
+from tuichat.core.tokens import estimate_tokens
 
 # A stopped or interrupted reply is still what the user saw and may refer to; an errored
 # or still streaming one is not a real answer, so sending it would put words in the
@@ -34,3 +35,26 @@ def build_messages(persona: Persona | None, history: list[Message]) -> list[dict
         messages.append({"role": "system", "content": persona.system_prompt})
     messages.extend({"role": m.role, "content": m.content} for m in history if _include(m))
     return messages
+
+
+def fit_context(messages: list[dict[str, str]], window: int, reserve: int) -> tuple[list[dict[str, str]], int]:
+    """The messages that fit a context of `window` tokens with `reserve` left for the
+    reply, and how many were left out. The oldest go first, a turn at a time; the system
+    prompt and the newest message always stay (servers that cut a prompt themselves cut
+    its start, the system prompt first: this keeps it)."""
+    budget = window - reserve
+    cost = [estimate_tokens(m["content"]) + 4 for m in messages]
+    if sum(cost) <= budget:
+        return messages, 0
+    head = 1 if messages and messages[0]["role"] == "system" else 0
+    start = head
+    total = sum(cost)
+    last = len(messages) - 1
+    while total > budget and start < last:
+        total -= cost[start]
+        start += 1
+        # Never begin with a reply whose question was left out.
+        while start < last and messages[start]["role"] == "assistant":
+            total -= cost[start]
+            start += 1
+    return messages[:head] + messages[start:], start - head

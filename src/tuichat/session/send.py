@@ -25,7 +25,7 @@ from tuichat.core.models import (
     Thread,
     Usage,
 )
-from tuichat.core.prompt import build_messages
+from tuichat.core.prompt import build_messages, fit_context
 from tuichat.core.text import encodable, first_line
 from tuichat.core.tokens import estimate_usage, truncated_prompt
 from tuichat.providers.base import Provider
@@ -77,6 +77,7 @@ class ChatSession:
         clock: Callable[[], float] = time.monotonic,
         owner: str | None = None,
         pricing: Pricing | None = None,
+        context_window: int | None = None,
     ) -> None:
         self.db = db
         self.provider = provider
@@ -85,6 +86,7 @@ class ChatSession:
         self._clock = clock
         self.owner = owner or new_owner()
         self.pricing = pricing or Pricing()
+        self.context_window = context_window
         self._interrupted = False
 
     def interrupt(self) -> None:
@@ -135,6 +137,10 @@ class ChatSession:
             persona = Persona("", "", system_prompt)
         history = await self.db.messages(thread.id)
         messages = build_messages(persona, history)
+        left_out = 0
+        if self.context_window:
+            reserve = min((persona.max_tokens if persona else None) or 1024, self.context_window // 2)
+            messages, left_out = fit_context(messages, self.context_window, reserve)
         reply = await self.db.add_message(
             thread.id, "assistant", "", status=STREAMING, model=model, lease=self.owner
         )
@@ -187,6 +193,7 @@ class ChatSession:
             if usage is None and (reply.content or reply.reasoning):
                 usage = estimate_usage((m["content"] for m in messages), reply.reasoning + reply.content)
             reply.prompt_cut = truncated_prompt((m["content"] for m in messages), usage)
+            reply.left_out = left_out
             if first_token_at is not None:
                 reply.first_token_ms = round((first_token_at - sent_at) * 1000)
                 reply.duration_ms = round((self._clock() - sent_at) * 1000)

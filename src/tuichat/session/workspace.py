@@ -33,11 +33,13 @@ class Workspace:
         self, db: AsyncStore, session: Callable[[], ChatSession], *, auto_title: Callable[[], bool] = lambda: False,
         pricing: Pricing | None = None,
         budget: Budget | None = None,
+        context_window: int | None = None,
     ) -> None:
         self.db = db
         self._make_session = session
         self.pricing = pricing
         self.budget = budget
+        self.context_window = context_window
         self._session: ChatSession | None = None
         self.replies = Replies(lambda: self.session)
         self.replies.on_finished = self._finished
@@ -62,7 +64,8 @@ class Workspace:
         # Built on first use: the provider is cheap to build, and the SDK itself loads
         # only when the first request streams (or when the app warms it up).
         if self._session is None:
-            self._session = ChatSession(self.db, self._make_session(), pricing=self.pricing)
+            self._session = ChatSession(self.db, self._make_session(), pricing=self.pricing,
+                                        context_window=self.context_window)
         return self._session
 
     @property

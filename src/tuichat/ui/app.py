@@ -77,7 +77,8 @@ class TuichatApp(App[None]):
         # The conversation layer: replies in flight (they outlive a thread switch), the
         # session that sends, and every read and write the screens need.
         self.ws = Workspace(self.db, provider_factory, auto_title=lambda: self.settings.auto_title,
-                            pricing=Pricing(settings.prices, settings.base_url), budget=settings.budget)
+                            pricing=Pricing(settings.prices, settings.base_url), budget=settings.budget,
+                            context_window=settings.context_window)
         self._terminating = 0  # the signal being handled, once one arrives
         self._warm_up_worker: Worker[None] | None = None
         # The server's model list (GET /models), fetched once when first needed; None

@@ -322,6 +322,11 @@ class Sender:
             message = live.message
             stats = stats_line(message.usage, message.first_token_ms, message.duration_ms, message.cost)
             transcript.end_reply(*shown_status(message), message_id=row, stats=stats)
+            if message.left_out:
+                n = message.left_out
+                self.screen.say(f"{n:,} earlier message{'s were' if n != 1 else ' was'} not sent: the thread no "
+                                "longer fits the model's context (context_window in config.toml). The system "
+                                "prompt and the newest messages were sent.")
             if message.prompt_cut is not None and message.usage is not None:
                 advice = truncation_advice(message.prompt_cut, message.usage.prompt_tokens)
                 self.screen.say(advice)

@@ -1,0 +1,74 @@
+"""A thread longer than the model's context: the oldest turns are left out (never the
+system prompt, never the new message), and the user is told how many."""
+
+from __future__ import annotations
+
+import pytest
+
+from apphelpers import wait_for
+from fake_openai import Reply
+from test_cli import tuichat
+from tuichat.config import load_settings
+from tuichat.core.errors import UsageError
+from tuichat.core.prompt import fit_context
+from tuichat.core.tokens import estimate_tokens
+
+
+def chat(role: str, words: int) -> dict[str, str]:
+    return {"role": role, "content": "word " * words}
+
+
+def test_the_oldest_turns_go_first_and_the_system_prompt_stays():
+    messages = [{"role": "system", "content": "Be kind."}]
+    for _ in range(5):
+        messages += [chat("user", 400), chat("assistant", 400)]
+    messages.append({"role": "user", "content": "And now?"})
+    kept, left_out = fit_context(messages, 2000, 500)
+    assert kept[0] == messages[0] and kept[-1] == messages[-1]
+    assert kept[1]["role"] == "user"  # never a reply without its question
+    assert left_out == len(messages) - len(kept) and left_out > 0
+    assert sum(estimate_tokens(m["content"]) + 4 for m in kept) <= 1500
+    assert kept[1:] == messages[1 + left_out:]  # the newest, in order
+    assert fit_context(messages, 100_000, 500) == (messages, 0)
+
+
+def test_a_too_small_context_window_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('model = "m"\ncontext_window = 12\n', encoding="utf-8")
+    with pytest.raises(UsageError) as info:
+        load_settings(path)
+    assert f"{path}:2:" in str(info.value) and "at least 256" in str(info.value)
+
+
+async def test_the_app_sends_what_fits_and_says_what_it_left_out(tmp_path, fake_server):
+    from apphelpers import make_app
+    from tuichat.store import Store
+
+    store = Store(tmp_path / "tuichat.db")
+    thread = store.create_thread("default", "test-model")
+    for i in range(6):
+        store.add_message(thread.id, "user", f"question {i} " + "lorem " * 300)
+        store.add_message(thread.id, "assistant", f"answer {i} " + "ipsum " * 300)
+    fake_server.script(Reply.text("Fine."))
+    app = make_app(tmp_path, fake_server.base_url, store=store, thread=thread)
+    app.ws.context_window = 1500  # as config.toml's context_window would set it
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        screen.composer.text = "the newest question"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "earlier messages were not sent" in screen.transcript.all_text())
+    sent = fake_server.chat_requests[-1].json["messages"]
+    assert sent[0]["role"] == "system" and sent[-1]["content"] == "the newest question"
+    assert "question 0" not in str(sent) and len(sent) < 14
+
+
+def test_pipe_mode_notes_what_it_left_out(fake_server, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("context_window = 300\n", encoding="utf-8")
+    base = ["--config", str(config), "--base-url", fake_server.base_url, "--db", str(tmp_path / "t.db")]
+    fake_server.script(Reply.text("one"), Reply.text("two"))
+    assert tuichat("-p", "first " + "long " * 200, *base).returncode == 0
+    result = tuichat("-p", "second", "--continue", *base)
+    assert result.returncode == 0, result.stderr
+    assert "earlier message(s) of the thread were not sent" in result.stderr
+    assert [m["content"] for m in fake_server.chat_requests[-1].json["messages"]][-1] == "second"
