@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-LAZY = ("openai", "httpx2", "markdown_it", "pygments", "rich.markdown", "rich.syntax",
+LAZY = ("openai", "httpx2", "markdown_it", "pygments", "rich.markdown", "rich.syntax", "genai_prices",
         "tuichat.ui.markdown_doc", "tuichat.ui.screens.dialogs", "tuichat.ui.screens.model_picker",
         "tuichat.ui.screens.persona_picker", "tuichat.ui.screens.code_picker")
 

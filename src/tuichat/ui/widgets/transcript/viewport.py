@@ -14,11 +14,12 @@ from textual.scroll_view import ScrollView
 from tuichat.ui.widgets.transcript.base import TranscriptBase
 from tuichat.ui.widgets.transcript.entries import Reply
 
-# At most one tail render per frame, 15 a second: smooth enough for text that streams in,
+# At most one tail render per frame, 12 a second: smooth enough for text that streams in,
 # and a streamed frame often repaints the whole view (it scrolls), which costs Textual a
-# few ms each time. At 30 fps a reply at 200 tokens/s took 30% of a core, at 15 fps 18%
-# (bench/stream.py); the last token still shows within 50 ms of the last byte.
-_FRAME = 1 / 15
+# few ms each time. At 30 fps a reply at 200 tokens/s took 30% of a core, at 15 fps 18-20%
+# and at 12 fps 16-17% (bench/stream.py; the box varies). The first token is drawn the
+# moment it arrives and the last when the reply ends, so neither waits for a frame.
+_FRAME = 1 / 12
 # Rendered lines kept for messages away from the view; beyond this the least recently
 # seen are dropped (their measured height is kept, so nothing moves when re-rendered).
 _CACHE_LINES = 20_000
