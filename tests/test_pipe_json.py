@@ -65,3 +65,40 @@ def test_the_pipe_options_need_pipe_mode_and_a_positive_count(tmp_path):
         result = tuichat(*args, "--db", str(tmp_path / "t.db"), "--base-url", "http://127.0.0.1:9/v1")
         assert result.returncode == 2, (args, result.stderr)
         assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_max_cost_sets_the_reply_allowance_from_the_price(fake_server, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[prices."m1"]\ninput = 1\noutput = 10\n', encoding="utf-8")  # $10 a million out
+    base = ["--config", str(config), "--base-url", fake_server.base_url, "--model", "m1", "--db", str(tmp_path / "t.db")]
+    fake_server.script(Reply.text("Capped.", usage=USAGE))
+    result = tuichat("-p", "hi", "--max-cost", "0.001", *base)
+    assert result.returncode == 0, result.stderr
+    allowance = fake_server.chat_requests[-1].json["max_tokens"]
+    # $0.001 at $10 a million is 100 tokens, less the prompt's share (the persona's
+    # system prompt and the question, at $1 a million): a longer question leaves fewer.
+    assert 50 <= allowance < 100
+    fake_server.script(Reply.text("Capped."))
+    assert tuichat("-p", "hi " * 100, "--max-cost", "0.001", *base).returncode == 0
+    assert fake_server.chat_requests[-1].json["max_tokens"] < allowance
+    fake_server.script(Reply.text("Capped."))
+    assert tuichat("-p", "hi", "--max-cost", "0.001", "--max-tokens", "7", *base).returncode == 0
+    assert fake_server.chat_requests[-1].json["max_tokens"] == 7  # the lower cap wins
+
+
+def test_max_cost_that_cannot_be_kept_sends_nothing(fake_server, tmp_path):
+    import sqlite3
+
+    config = tmp_path / "config.toml"
+    config.write_text('[prices."m1"]\ninput = 100\noutput = 100\n', encoding="utf-8")
+    db = tmp_path / "t.db"
+    base = ["--config", str(config), "--base-url", fake_server.base_url, "--db", str(db)]
+    unknown = tuichat("-p", "hi", "--max-cost", "1", "--model", "local-llama", *base)
+    assert unknown.returncode == 2 and "No price is known for 'local-llama'" in unknown.stderr
+    too_low = tuichat("-p", "word " * 2000, "--max-cost", "0.0001", "--model", "m1", *base)
+    assert too_low.returncode == 1 and "--max-cost is below what the prompt alone costs" in too_low.stderr
+    assert fake_server.chat_requests == []
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from threads").fetchone() == (0,)
+    bad = tuichat("-p", "hi", "--max-cost", "free", *base)
+    assert bad.returncode == 2 and "expected an amount of US dollars" in bad.stderr

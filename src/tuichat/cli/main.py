@@ -64,10 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
                              "ended: status, tokens, timing) instead of the text")
     parser.add_argument("--max-tokens", metavar="N", type=_positive_int,
                         help="pipe mode: stop the reply after N tokens (the server's max_tokens)")
+    parser.add_argument("--max-cost", metavar="DOLLARS", type=_positive_dollars,
+                        help="pipe mode: cap the run's cost (the reply's max_tokens is set from the model's price)")
     parser.add_argument("--over-budget", action="store_true",
                         help="pipe mode: send even when this month's [budget] is spent")
     parser.add_argument("--version", action="version", version=f"tuichat {__version__}")
     return parser
+
+
+def _positive_dollars(text: str) -> float:
+    try:
+        value = float(text.strip().lstrip("$"))
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 1e6:  # also false for nan
+        raise argparse.ArgumentTypeError(f"expected an amount of US dollars above 0, such as 0.05, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -161,8 +173,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"tuichat: warning: skipped {clean_line(mask_urls(problem.message))}", file=sys.stderr)
         return 0
 
-    if (args.json or args.max_tokens or args.over_budget) and args.prompt is None:
-        option = "--json" if args.json else "--max-tokens" if args.max_tokens else "--over-budget"
+    if (args.json or args.max_tokens or args.max_cost or args.over_budget) and args.prompt is None:
+        option = ("--json" if args.json else "--max-tokens" if args.max_tokens else
+                  "--max-cost" if args.max_cost else "--over-budget")
         raise UsageError(f"{option} is for pipe mode",
                          "add -p 'question' (or -p - to read it from stdin)")
     if args.persona and args.continue_:
@@ -192,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
                 prompt=args.prompt, store=store, personas=personas, persona=persona,
                 thread=thread, model=args.model or persona.model or settings.model,
                 provider_factory=provider_factory, api_key=api_key, key_note=key_note,
-                raw=args.raw, json_lines=args.json, max_tokens=args.max_tokens,
+                raw=args.raw, json_lines=args.json, max_tokens=args.max_tokens, max_cost=args.max_cost,
                 pricing=Pricing(settings.prices, settings.base_url),
                 budget=None if args.over_budget else settings.budget,
                 context_window=settings.context_window,

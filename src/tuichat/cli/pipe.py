@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 from tuichat.core.budget import Balance, month_start
 from tuichat.core.errors import TuichatError, UsageError
-from tuichat.core.models import Message, Persona, Thread
+from tuichat.core.models import Message, Persona, Thread, Usage
+from tuichat.core.prompt import build_messages
 from tuichat.core.text import StreamCleaner, encodable, sanitize
-from tuichat.core.tokens import truncation_advice
+from tuichat.core.tokens import estimate_usage, money, truncation_advice
 from tuichat.providers.base import Provider
 from tuichat.session import ChatSession
 from tuichat.session.pricing import Pricing
@@ -161,6 +162,7 @@ def run_pipe(
     raw: bool = False,
     json_lines: bool = False,
     max_tokens: int | None = None,
+    max_cost: float | None = None,
     pricing: Pricing | None = None,
     budget: Budget | None = None,
     context_window: int | None = None,
@@ -176,10 +178,16 @@ def run_pipe(
             raise TuichatError("This month's budget is spent",
                                f"{balance.long().replace(chr(10), '; ')}. Nothing was sent. Raise [budget] in config.toml, "
                                "or pass --over-budget to send anyway.")
-    if thread is None:
-        thread = store.create_thread(persona.name, model)
-    else:
+    if thread is not None:
         persona = personas.get(thread.persona)  # the thread's own persona, if still installed
+    if max_cost is not None:
+        # Before the thread is made: a cap that cannot be kept sends (and stores) nothing.
+        history = store.messages(thread.id) if thread is not None else []
+        allowance = _cost_allowance(max_cost, history, persona, (thread.model if thread else "") or model,
+                                    text, pricing or Pricing())
+        max_tokens = min(max_tokens, allowance) if max_tokens is not None else allowance
+    if thread is None:
+        thread = store.create_thread(persona.name if persona else "", model)
     if max_tokens is not None:
         persona = dataclasses.replace(persona or Persona("", "", ""), max_tokens=max_tokens)
     sink: StdoutSink | JsonSink = JsonSink() if json_lines else StdoutSink(raw=raw)
@@ -209,6 +217,24 @@ def run_pipe(
     if message.finish_reason == "length":
         print("tuichat: the reply was cut off: the model hit its token limit", file=sys.stderr)
     return 0
+
+
+def _cost_allowance(cap: float, history: list[Message], persona: Persona | None, model: str, text: str,
+                    pricing: Pricing) -> int:
+    """The most reply tokens that keep the run within `cap` dollars: what is left after
+    the prompt (estimated, as it will be sent), at the model's output price."""
+    per_input = pricing.cost(model, Usage(1_000_000, 0, 1_000_000))
+    per_output = pricing.cost(model, Usage(0, 1_000_000, 1_000_000))
+    if per_input is None or per_output is None or per_output.dollars <= 0:
+        raise UsageError(f"No price is known for {model!r}, so --max-cost cannot be kept",
+                         f'set [prices."{model}"] input = ..., output = ... (dollars per million tokens) in config.toml')
+    sent = [m["content"] for m in build_messages(persona, history)] + [text]
+    prompt_cost = estimate_usage(sent, "").prompt_tokens * per_input.dollars / 1e6
+    allowance = int((cap - prompt_cost) / (per_output.dollars / 1e6))
+    if allowance < 1:
+        raise TuichatError("--max-cost is below what the prompt alone costs",
+                           f"sending it costs about {money(prompt_cost)}; nothing was sent. Raise --max-cost.")
+    return allowance
 
 
 def _finish_line(sink: StdoutSink | JsonSink) -> None:
