@@ -72,3 +72,25 @@ def test_pipe_mode_notes_what_it_left_out(fake_server, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "earlier message(s) of the thread were not sent" in result.stderr
     assert [m["content"] for m in fake_server.chat_requests[-1].json["messages"]][-1] == "second"
+
+
+async def test_the_status_line_shows_how_full_the_context_is(tmp_path, fake_server):
+    from apphelpers import make_app
+    from tuichat.core.models import Usage
+    from tuichat.store import Store
+
+    store = Store(tmp_path / "tuichat.db")
+    thread = store.create_thread("default", "test-model")
+    store.add_message(thread.id, "user", "q")
+    reply = store.add_message(thread.id, "assistant", "", status="streaming", lease="t")
+    store.finish_message(reply.id, "t", content="a", reasoning="", status="done", usage=Usage(4000, 200, 4200))
+    fake_server.script(Reply.text("b", usage={"prompt_tokens": 8300, "completion_tokens": 200, "total_tokens": 8500}))
+    app = make_app(tmp_path, fake_server.base_url, store=store, thread=thread)
+    app.ws.context_window = 10_000
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        status = screen.query_one("#status-left")
+        await wait_for(pilot, lambda: "context 42%" in str(status.render()))
+        screen.composer.text = "more"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "context 85%" in str(status.render()))

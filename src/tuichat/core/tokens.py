@@ -113,3 +113,13 @@ def truncation_advice(expected: int, counted: int) -> str:
             "start of the conversation, and with it the persona's instructions. Raise its context length "
             "(Ollama: the num_ctx parameter or OLLAMA_CONTEXT_LENGTH; llama.cpp: --ctx-size; vLLM: "
             "--max-model-len), or start a fresh thread.")
+
+
+def context_used(messages: Iterable[Message]) -> int | None:
+    """Tokens the thread's context held at its last counted reply (its prompt and its
+    reply), or None when no reply was counted."""
+    used = None
+    for message in messages:
+        if message.role == "assistant" and message.usage is not None and message.status != "superseded":
+            used = message.usage.prompt_tokens + message.usage.completion_tokens
+    return used

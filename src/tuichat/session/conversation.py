@@ -73,6 +73,9 @@ class Conversation:
         self.title = thread.title if thread is not None else ""
         self.editing: Message | None = None  # the prompt whose new text is in the composer
         self.can_retry = False
+        # Tokens the context held at the last counted reply (its prompt and itself), for
+        # the status line's share of the context window.
+        self.context_used: int | None = None
         self._pending = False  # a prompt is being saved: the lock is already taken
         self._stop_pending = False  # Esc while it was saved: the reply is not started
 

@@ -130,6 +130,10 @@ class ScreenLayout:
         line.append(f" · {clean_line(conv.model)}", style="dim")
         if width >= WIDE:
             line.append(f" · {clean_line(screen.app.server_label)}", style="dim")
+        window, used = screen.ws.context_window, conv.context_used
+        if window and used is not None:
+            share = used / window
+            line.append(f" · context {share:.0%}", style="bold red" if share >= 1 else "yellow" if share >= 0.8 else "dim")
         balance = screen.balance
         if balance is not None:
             line.append(f" · {balance.short()}", style="bold red" if balance.over else "yellow" if balance.low else "dim")

@@ -322,6 +322,8 @@ class Sender:
             message = live.message
             stats = stats_line(message.usage, message.first_token_ms, message.duration_ms, message.cost)
             transcript.end_reply(*shown_status(message), message_id=row, stats=stats)
+            if message.usage is not None:
+                self.screen.conv.context_used = message.usage.prompt_tokens + message.usage.completion_tokens
             if message.left_out:
                 n = message.left_out
                 self.screen.say(f"{n:,} earlier message{'s were' if n != 1 else ' was'} not sent: the thread no "

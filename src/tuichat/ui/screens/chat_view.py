@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from tuichat.core.errors import TuichatError
 from tuichat.core.models import DONE, ERROR, SUPERSEDED, Message, Thread
-from tuichat.core.tokens import stats_line
+from tuichat.core.tokens import context_used, stats_line
 from tuichat.session.conversation import Conversation, Page
 from tuichat.ui.widgets.thread_panel import ThreadPanel
 from tuichat.ui.widgets.transcript import LENGTH, Shown
@@ -136,6 +136,7 @@ class ThreadView:
         live = conv.live
         transcript.clear()
         self._sig = _signature(page)
+        conv.context_used = context_used(page.messages)
         # The last page only: a thread of thousands of messages opens as fast as a short
         # one, and the transcript asks for older pages as the user scrolls up.
         skip = live.message_id if live is not None else None
