@@ -34,6 +34,7 @@ KEYMAP_IDS = (
     "newline",
     "stop",
     "retry",
+    "continue_reply",
     "reset",
     "new_thread",
     "focus_threads",

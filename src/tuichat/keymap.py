@@ -61,7 +61,7 @@ KNOWN = _NAMED | _PUNCTUATION
 # Binding id -> its default keys, as in the app's BINDINGS (checked by tests/test_config.py).
 DEFAULT_KEYS = {
     "quit": "ctrl+q",
-    "stop": "escape", "reset": "ctrl+r", "new_thread": "ctrl+n", "retry": "f5",
+    "stop": "escape", "reset": "ctrl+r", "new_thread": "ctrl+n", "retry": "f5", "continue_reply": "f6",
     "focus_threads": "ctrl+t", "focus_composer": "ctrl+l", "rename_thread": "f2",
     "delete_thread": "f8", "search": "ctrl+f", "copy_reply": "ctrl+o", "regenerate": "ctrl+g",
     "edit_last": "f3", "edit_last_up": "up", "pick_model": "f4", "complete": "tab",
@@ -75,7 +75,7 @@ DEFAULT_KEYS = {
     "dialog.cancel": "escape", "help.close": "escape,f1,q",
 }
 
-_CHAT = ("quit", "stop", "reset", "new_thread", "retry", "focus_threads", "focus_composer",
+_CHAT = ("quit", "stop", "reset", "new_thread", "retry", "continue_reply", "focus_threads", "focus_composer",
          "rename_thread", "delete_thread", "search", "copy_reply", "regenerate", "edit_last",
          "edit_last_up", "pick_model", "complete", "help", "toggle_threads", "page_up", "page_down",
          "transcript_top", "transcript_bottom", "focus_transcript", "previous_version", "next_version")

@@ -76,6 +76,7 @@ class Conversation:
         # Tokens the context held at the last counted reply (its prompt and itself), for
         # the status line's share of the context window.
         self.context_used: int | None = None
+        self.can_continue = False  # the last reply was cut off at the token limit
         self._pending = False  # a prompt is being saved: the lock is already taken
         self._stop_pending = False  # Esc while it was saved: the reply is not started
 
@@ -179,6 +180,27 @@ class Conversation:
                 self.can_retry = False
                 return None
             return self._start(viewer)
+        finally:
+            self._pending = False
+            self.ws.changed()
+
+    async def continue_reply(self, viewer: ReplyViewer | None) -> LiveReply | None:
+        """Go on with the last reply, cut off at the token limit: the model is asked to
+        continue and its words are added to the same reply. None when it was not cut.
+        BusyElsewhereError while another window writes a reply here."""
+        if self.thread is None or self.busy:
+            return None
+        self._pending = True
+        self.ws.changed()
+        try:
+            cut = await self.ws.session.continue_prepare(self.thread)
+            self.can_continue = False
+            if cut is None:
+                return None
+            self.editing = None
+            assert self.thread is not None
+            return self.ws.replies.start(self.thread, self.persona, self.model, viewer,
+                                         system_prompt=self.thread.system_prompt, continuing=cut)
         finally:
             self._pending = False
             self.ws.changed()

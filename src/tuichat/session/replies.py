@@ -124,27 +124,34 @@ class Replies:
 
     def start(
         self, thread: Thread, persona: Persona | None, model: str, viewer: ReplyViewer | None = None,
-        *, system_prompt: str | None = None,
+        *, system_prompt: str | None = None, continuing: Message | None = None,
     ) -> LiveReply:
         """Start the reply to the thread's history as stored. Refuses (RuntimeError) a
         second reply in the same thread: the caller checks `get` first."""
         if thread.id in self._live:
             raise RuntimeError(f"thread {thread.id} already has a reply in flight")
         live = LiveReply(self, thread, model)
+        if continuing is not None:
+            # The reply goes on in its own row: what it said so far is its text already.
+            live.message_id = continuing.id
+            live.text = [continuing.content]
+            live.reasoning = [continuing.reasoning] if continuing.reasoning else []
         live.viewer = viewer
         self._live[thread.id] = live
         live.task = asyncio.get_running_loop().create_task(
-            self._run(live, persona, system_prompt), name=f"reply-{thread.id}"
+            self._run(live, persona, system_prompt, continuing), name=f"reply-{thread.id}"
         )
         if self.listener is not None:
             self.listener.reply_started(live)
         return live
 
-    async def _run(self, live: LiveReply, persona: Persona | None, system_prompt: str | None) -> None:
+    async def _run(
+        self, live: LiveReply, persona: Persona | None, system_prompt: str | None, continuing: Message | None = None
+    ) -> None:
         session = self._session()
         try:
             live.message = await session.reply(
-                live.thread, persona, live, model=live.model, system_prompt=system_prompt
+                live.thread, persona, live, model=live.model, system_prompt=system_prompt, continuing=continuing
             )
             live.status = live.message.status
         except asyncio.CancelledError:

@@ -54,6 +54,11 @@ class ReplySink(Protocol):
     def on_reasoning(self, text: str) -> None: ...
 
 
+# Not stored: asks the model to go on with its cut-off reply (chat APIs have no way to
+# extend an assistant message itself).
+CONTINUE_PROMPT = "Continue exactly where your last message stopped. Do not repeat anything."
+
+
 class ChatSession:
     """Runs sends against one store (through its database thread) and one provider.
 
@@ -122,7 +127,7 @@ class ChatSession:
 
     async def reply(
         self, thread: Thread, persona: Persona | None, sink: ReplySink, *,
-        model: str | None = None, system_prompt: str | None = None,
+        model: str | None = None, system_prompt: str | None = None, continuing: Message | None = None,
     ) -> Message:
         """Stream a reply to the thread's history as stored (also used to retry).
 
@@ -136,20 +141,29 @@ class ChatSession:
         elif system_prompt is not None:
             persona = Persona("", "", system_prompt)
         history = await self.db.messages(thread.id)
+        if continuing is not None:
+            # Resumed by continue_prepare (streaming again): sent as the finished text it
+            # was, then asked to go on; the continuation is added to the same row.
+            history = [dataclasses.replace(m, status=DONE) if m.id == continuing.id else m for m in history]
         messages = build_messages(persona, history)
+        if continuing is not None:
+            messages.append({"role": "user", "content": CONTINUE_PROMPT})
         left_out = 0
         if self.context_window:
             reserve = min((persona.max_tokens if persona else None) or 1024, self.context_window // 2)
             messages, left_out = fit_context(messages, self.context_window, reserve)
-        reply = await self.db.add_message(
-            thread.id, "assistant", "", status=STREAMING, model=model, lease=self.owner
-        )
+        if continuing is not None:
+            reply = dataclasses.replace(continuing, status=STREAMING)
+        else:
+            reply = await self.db.add_message(
+                thread.id, "assistant", "", status=STREAMING, model=model, lease=self.owner
+            )
         started = getattr(sink, "on_started", None)
         if started is not None:
             started(reply)
         saver = _ReplySaver(self.db, reply.id, self.owner, sink)
-        text: list[str] = []
-        reasoning: list[str] = []
+        text: list[str] = [continuing.content] if continuing is not None else []
+        reasoning: list[str] = [continuing.reasoning] if continuing is not None and continuing.reasoning else []
         usage: Usage | None = None
         finish_reason: str | None = None
         status, error = ERROR, None
@@ -192,6 +206,12 @@ class ChatSession:
             reply.reasoning = "".join(reasoning)
             if usage is None and (reply.content or reply.reasoning):
                 usage = estimate_usage((m["content"] for m in messages), reply.reasoning + reply.content)
+            if continuing is not None and continuing.usage is not None and usage is not None:
+                # Two requests made this reply: both are counted (and priced).
+                before = continuing.usage
+                usage = Usage(before.prompt_tokens + usage.prompt_tokens,
+                              before.completion_tokens + usage.completion_tokens,
+                              before.total_tokens + usage.total_tokens, before.estimated or usage.estimated)
             reply.prompt_cut = truncated_prompt((m["content"] for m in messages), usage)
             reply.left_out = left_out
             if first_token_at is not None:
@@ -260,6 +280,20 @@ class ChatSession:
                 "A reply is still being written in another window",
                 "wait for it to finish (or stop it there), then try again.",
             )
+
+    async def continue_prepare(self, thread: Thread) -> Message | None:
+        """The thread's last reply, if it was cut off at the token limit, taken back to
+        "streaming" under this session's lease so `reply(continuing=...)` adds to it.
+        None when the last reply was not cut (or was continued elsewhere meanwhile)."""
+        self._check_writable()
+        await self._check_not_streaming_elsewhere(thread)
+        tail = await self._tail(thread)
+        last = tail[-1] if tail else None
+        if last is None or last.role != "assistant" or last.status != DONE or last.finish_reason != "length":
+            return None
+        if not await self.db.resume_reply(last.id, self.owner):
+            return None
+        return last
 
     async def regenerate_prepare(self, thread: Thread) -> Message | None:
         """Mark the reply (or replies) to the last prompt superseded, so `reply` streams a

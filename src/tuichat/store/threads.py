@@ -407,6 +407,19 @@ class Store:
         ).fetchone()
         return float(row[0]), int(row[1])
 
+    def resume_reply(self, message_id: int, owner: str) -> bool:
+        """Take a reply cut off at the token limit back to "streaming" under `owner`'s
+        lease, to continue it. Compare and set: False if it is not (or no longer) a
+        finished, cut reply (continued or replaced meanwhile, here or elsewhere)."""
+        now = self._clock()
+        with self._conn:
+            cur = self._conn.execute(
+                f"UPDATE messages SET status = '{STREAMING}', lease_owner = ?, lease_heartbeat = ?, updated_at = ?"
+                " WHERE id = ? AND role = 'assistant' AND status = 'done' AND finish_reason = 'length'",
+                (owner, now, now, message_id),
+            )
+        return cur.rowcount == 1
+
     def set_cost(self, message_id: int, dollars: float | None) -> None:
         """What a finished reply cost (priced after its final write)."""
         with self._conn:

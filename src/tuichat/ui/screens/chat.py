@@ -226,6 +226,8 @@ class ChatScreen(Screen[None]):
             return self._escape_target() not in (None, "filter")
         if action == "retry":
             return self.send_lock == IDLE and self.thread is not None and self.conv.can_retry
+        if action == "continue_reply":
+            return self.send_lock == IDLE and self.conv.can_continue
         return True
 
     def _escape_target(self) -> str | None:
@@ -250,6 +252,10 @@ class ChatScreen(Screen[None]):
     def action_retry(self) -> None:
         """Retry the last message after an error."""
         self.sender.retry()
+
+    def action_continue_reply(self) -> None:
+        """Continue a reply the token limit cut off (in the same reply)."""
+        self.sender.continue_reply()
 
     def action_regenerate(self) -> None:
         """Regenerate the last reply; the old one stays as an earlier version."""

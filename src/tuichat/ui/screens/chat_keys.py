@@ -21,6 +21,8 @@ CHAT_BINDINGS = [
     Binding("ctrl+r", "reset", "Reset", id="reset", priority=True),
     Binding("ctrl+n", "new_thread", "New", id="new_thread", priority=True),
     Binding("f5", "retry", "Retry", id="retry"),
+    # F6 selects the line in a text area: this wins only when a cut reply can be continued.
+    Binding("f6", "continue_reply", "Continue", id="continue_reply", priority=True),
     Binding("f1", "help", "Help", id="help"),
     Binding("ctrl+t", "focus_threads", "Threads", id="focus_threads"),
     Binding("f9", "toggle_threads", "Toggle thread list", id="toggle_threads", show=False),

@@ -193,6 +193,32 @@ class Sender:
             await screen.view.show(conv)  # re-attaches the viewer to the live reply
             screen.transcript.follow()
 
+    # -- continue a reply cut off at the token limit ------------------------------------------
+
+    def continue_reply(self) -> None:
+        screen = self.screen
+        if self.refuse_busy():
+            return
+        if not screen.conv.can_continue:
+            screen.notify("Only a reply cut off at the token limit can be continued.", timeout=3)
+            return
+        screen.run_worker(self._continue(screen.conv), group="send", exit_on_error=False)
+
+    async def _continue(self, conv: Conversation) -> None:
+        screen = self.screen
+        try:
+            live = await conv.continue_reply(None)
+        except TuichatError as exc:
+            self.report(exc)
+            return
+        if live is None:
+            screen.notify("That reply can no longer be continued (changed in another window?).", timeout=4)
+            return
+        if screen.conv is conv:
+            await screen.view.show(conv)  # the reply, live again: its text so far, then more
+            screen.transcript.follow()
+        screen.refresh_bindings()
+
     # -- edit the last prompt and send it again ----------------------------------------------
 
     def start_edit(self) -> None:
@@ -324,6 +350,7 @@ class Sender:
             transcript.end_reply(*shown_status(message), message_id=row, stats=stats)
             if message.usage is not None:
                 self.screen.conv.context_used = message.usage.prompt_tokens + message.usage.completion_tokens
+            self.screen.conv.can_continue = message.finish_reason == "length" and message.status == "done"
             if message.left_out:
                 n = message.left_out
                 self.screen.say(f"{n:,} earlier message{'s were' if n != 1 else ' was'} not sent: the thread no "

@@ -137,6 +137,9 @@ class ThreadView:
         transcript.clear()
         self._sig = _signature(page)
         conv.context_used = context_used(page.messages)
+        last = page.messages[-1] if page.messages else None
+        conv.can_continue = (last is not None and last.role == "assistant" and last.status == DONE
+                             and last.finish_reason == "length" and conv.live is None)
         # The last page only: a thread of thousands of messages opens as fast as a short
         # one, and the transcript asks for older pages as the user scrolls up.
         skip = live.message_id if live is not None else None
