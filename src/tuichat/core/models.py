@@ -86,6 +86,11 @@ class Message:
     # Not stored: how many of the oldest messages were left out to fit the context window.
     left_out: int = 0
 
+    @property
+    def cut_off(self) -> bool:
+        """A finished reply the token limit cut short: shown as cut off, can be continued."""
+        return self.role == "assistant" and self.status == DONE and self.finish_reason == "length"
+
 
 @dataclass
 class SearchHit:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tuichat.core.models import DONE, INTERRUPTED, STOPPED, SUPERSEDED, Message, Persona
-from tuichat.core.tokens import estimate_tokens
+from tuichat.core.tokens import message_tokens
 
 # A stopped or interrupted reply is still what the user saw and may refer to; an errored
 # or still streaming one is not a real answer, so sending it would put words in the
@@ -43,7 +43,7 @@ def fit_context(messages: list[dict[str, str]], window: int, reserve: int) -> tu
     prompt and the newest message always stay (servers that cut a prompt themselves cut
     its start, the system prompt first: this keeps it)."""
     budget = window - reserve
-    cost = [estimate_tokens(m["content"]) + 4 for m in messages]
+    cost = [message_tokens(m["content"]) for m in messages]
     if sum(cost) <= budget:
         return messages, 0
     head = 1 if messages and messages[0]["role"] == "system" else 0

@@ -19,9 +19,14 @@ def estimate_tokens(text: str) -> int:
     return -(-ascii_chars // 4) + (len(text) - ascii_chars)
 
 
+def message_tokens(text: str) -> int:
+    """One message of a prompt: its text and the chat format's overhead."""
+    return estimate_tokens(text) + _PER_MESSAGE
+
+
 def estimate_usage(sent: Iterable[str], reply: str) -> Usage:
     """Usage for a reply the server did not count: the messages sent, and the reply."""
-    prompt = sum(estimate_tokens(text) + _PER_MESSAGE for text in sent)
+    prompt = sum(message_tokens(text) for text in sent)
     completion = estimate_tokens(reply)
     return Usage(prompt, completion, prompt + completion, estimated=True)
 
@@ -45,6 +50,11 @@ def stats_line(
             if seconds >= 0.05:
                 parts.append(f"{usage.completion_tokens / seconds:,.0f} tok/s")
     return " · ".join(parts) or None
+
+
+def reply_stats(message: Message) -> str | None:
+    """The line under a stored (or just finished) reply."""
+    return stats_line(message.usage, message.first_token_ms, message.duration_ms, message.cost)
 
 
 def money(dollars: float) -> str:

@@ -157,11 +157,12 @@ class Conversation:
             self._pending = self._stop_pending = False
             self.ws.changed()
 
-    def _start(self, viewer: ReplyViewer | None) -> LiveReply:
+    def _start(self, viewer: ReplyViewer | None, continuing: Message | None = None) -> LiveReply:
         assert self.thread is not None
         self.can_retry = False
         own = self.thread.system_prompt
-        return self.ws.replies.start(self.thread, self.persona, self.model, viewer, system_prompt=own)
+        return self.ws.replies.start(self.thread, self.persona, self.model, viewer, system_prompt=own,
+                                     continuing=continuing)
 
     async def _commit_edit(self, prompt: Message, text: str) -> Message | None:
         try:
@@ -198,9 +199,7 @@ class Conversation:
             if cut is None:
                 return None
             self.editing = None
-            assert self.thread is not None
-            return self.ws.replies.start(self.thread, self.persona, self.model, viewer,
-                                         system_prompt=self.thread.system_prompt, continuing=cut)
+            return self._start(viewer, continuing=cut)
         finally:
             self._pending = False
             self.ws.changed()

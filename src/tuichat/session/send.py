@@ -172,14 +172,12 @@ class ChatSession:
         sent_at, first_token_at = self._clock(), None
         try:
             async for event in self.provider.stream(messages, model, request_params(persona)):
+                if first_token_at is None and isinstance(event, TextDelta | ReasoningDelta):
+                    first_token_at = self._clock()
                 if isinstance(event, TextDelta):
-                    if first_token_at is None:
-                        first_token_at = self._clock()
                     text.append(event.text)
                     sink.on_text(event.text)
                 elif isinstance(event, ReasoningDelta):
-                    if first_token_at is None:
-                        first_token_at = self._clock()
                     reasoning.append(event.text)
                     sink.on_reasoning(event.text)
                 elif isinstance(event, UsageReport):
@@ -289,7 +287,7 @@ class ChatSession:
         await self._check_not_streaming_elsewhere(thread)
         tail = await self._tail(thread)
         last = tail[-1] if tail else None
-        if last is None or last.role != "assistant" or last.status != DONE or last.finish_reason != "length":
+        if last is None or not last.cut_off:
             return None
         if not await self.db.resume_reply(last.id, self.owner):
             return None

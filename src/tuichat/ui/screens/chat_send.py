@@ -8,6 +8,7 @@ list marks live threads and an error in a thread in the background is still said
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from textual.actions import SkipAction
@@ -15,7 +16,7 @@ from textual.actions import SkipAction
 from tuichat.core.errors import BusyElsewhereError, ProviderError, TuichatError
 from tuichat.core.models import ERROR, INTERRUPTED, STOPPED, Message
 from tuichat.core.text import clean_line, first_line, sanitize
-from tuichat.core.tokens import stats_line, truncation_advice
+from tuichat.core.tokens import context_used, reply_stats, truncation_advice
 from tuichat.session.conversation import BusyError, Conversation
 from tuichat.session.replies import LiveReply
 from tuichat.ui.screens.chat_view import shown_status
@@ -179,18 +180,25 @@ class Sender:
         screen.run_worker(self._regenerate(screen.conv), group="send", exit_on_error=False)
 
     async def _regenerate(self, conv: Conversation) -> None:
+        # The old reply becomes an earlier version: the thread is shown without it.
+        await self._restart(conv, conv.regenerate(None), "Nothing to regenerate yet.")
+
+    async def _restart(
+        self, conv: Conversation, start: Awaitable[LiveReply | None], nothing: str, timeout: float = 3
+    ) -> None:
+        """Start a reply that replaces or extends what the transcript shows, then show the
+        thread again: it re-attaches the viewer to the live reply (its text so far)."""
         screen = self.screen
         try:
-            # The old reply becomes an earlier version: show the thread without it first.
-            live = await conv.regenerate(None)
+            live = await start
         except TuichatError as exc:
             self.report(exc)
             return
         if live is None:
-            screen.notify("Nothing to regenerate yet.", timeout=3)
+            screen.notify(nothing, timeout=timeout)
             return
         if screen.conv is conv:
-            await screen.view.show(conv)  # re-attaches the viewer to the live reply
+            await screen.view.show(conv)
             screen.transcript.follow()
 
     # -- continue a reply cut off at the token limit ------------------------------------------
@@ -205,19 +213,8 @@ class Sender:
         screen.run_worker(self._continue(screen.conv), group="send", exit_on_error=False)
 
     async def _continue(self, conv: Conversation) -> None:
-        screen = self.screen
-        try:
-            live = await conv.continue_reply(None)
-        except TuichatError as exc:
-            self.report(exc)
-            return
-        if live is None:
-            screen.notify("That reply can no longer be continued (changed in another window?).", timeout=4)
-            return
-        if screen.conv is conv:
-            await screen.view.show(conv)  # the reply, live again: its text so far, then more
-            screen.transcript.follow()
-        screen.refresh_bindings()
+        await self._restart(conv, conv.continue_reply(None),
+                            "That reply can no longer be continued (changed in another window?).", timeout=4)
 
     # -- edit the last prompt and send it again ----------------------------------------------
 
@@ -346,11 +343,11 @@ class Sender:
                 self.report(live.error)
         elif live.message is not None:
             message = live.message
-            stats = stats_line(message.usage, message.first_token_ms, message.duration_ms, message.cost)
-            transcript.end_reply(*shown_status(message), message_id=row, stats=stats)
-            if message.usage is not None:
-                self.screen.conv.context_used = message.usage.prompt_tokens + message.usage.completion_tokens
-            self.screen.conv.can_continue = message.finish_reason == "length" and message.status == "done"
+            transcript.end_reply(*shown_status(message), message_id=row, stats=reply_stats(message))
+            conv = self.screen.conv
+            if (used := context_used([message])) is not None:
+                conv.context_used = used
+            conv.can_continue = message.cut_off
             if message.left_out:
                 n = message.left_out
                 self.screen.say(f"{n:,} earlier message{'s were' if n != 1 else ' was'} not sent: the thread no "

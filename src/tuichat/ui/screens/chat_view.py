@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from tuichat.core.errors import TuichatError
 from tuichat.core.models import DONE, ERROR, SUPERSEDED, Message, Thread
-from tuichat.core.tokens import context_used, stats_line
+from tuichat.core.tokens import context_used, reply_stats
 from tuichat.session.conversation import Conversation, Page
 from tuichat.ui.widgets.thread_panel import ThreadPanel
 from tuichat.ui.widgets.transcript import LENGTH, Shown
@@ -27,7 +27,7 @@ def shown_status(message: Message) -> tuple[str, str | None]:
     """The status and note the transcript shows under a reply that did not simply finish."""
     if message.status == ERROR:
         return ERROR, message.error or "the request failed"
-    if message.status == DONE and message.finish_reason == "length":
+    if message.cut_off:
         return LENGTH, None
     if message.status == DONE and message.finish_reason == "content_filter":
         return ERROR, "the server's content filter cut the reply off"
@@ -42,8 +42,7 @@ def shown_messages(page: Page, skip: int | None = None) -> list[Shown]:
         if message.role == "system" or message.status == SUPERSEDED or message.id == skip:
             continue
         status, note = shown_status(message)
-        stats = (stats_line(message.usage, message.first_token_ms, message.duration_ms, message.cost)
-                 if message.role == "assistant" else None)
+        stats = reply_stats(message) if message.role == "assistant" else None
         shown.append(Shown(message.role, message.content, status, message.reasoning, message.model, note,
                            message.id, page.labels.get(message.id), stats))
     return shown
@@ -137,9 +136,7 @@ class ThreadView:
         transcript.clear()
         self._sig = _signature(page)
         conv.context_used = context_used(page.messages)
-        last = page.messages[-1] if page.messages else None
-        conv.can_continue = (last is not None and last.role == "assistant" and last.status == DONE
-                             and last.finish_reason == "length" and conv.live is None)
+        conv.can_continue = bool(page.messages) and page.messages[-1].cut_off and conv.live is None
         # The last page only: a thread of thousands of messages opens as fast as a short
         # one, and the transcript asks for older pages as the user scrolls up.
         skip = live.message_id if live is not None else None
