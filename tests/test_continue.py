@@ -79,3 +79,25 @@ async def test_a_cut_reply_opened_later_can_be_continued(tmp_path, fake_server):
         await pilot.press("f6")
         await wait_for(pilot, lambda: "1 2 3 4 5 6 7 8 9 10" in screen.transcript.all_text() and not screen.generating)
     assert [m.content for m in peek(app).messages(thread.id)] == ["Count to ten", "1 2 3 4 5 6 7 8 9 10"]
+
+
+async def test_a_continuation_the_server_does_not_count_is_estimated_on_its_own_words(tmp_path, fake_server):
+    from tuichat.core.tokens import estimate_tokens
+
+    fake_server.script(Reply.text("First part", finish_reason="length", usage=CUT),
+                       Reply.text(" and the rest of it", usage=None))
+    app = make_app(tmp_path, fake_server.base_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = chat(app)
+        screen.composer.text = "go"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.conv.can_continue)
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: "First part and the rest of it" in screen.transcript.all_text()
+                       and not screen.generating)
+        thread = screen.thread
+    usage = peek(app).messages(thread.id)[-1].usage
+    # The first request's counts, plus an estimate of the continuation alone (not of the
+    # whole reply again).
+    assert usage is not None and usage.estimated
+    assert usage.completion_tokens == CUT["completion_tokens"] + estimate_tokens(" and the rest of it")

@@ -164,6 +164,7 @@ class ChatSession:
         saver = _ReplySaver(self.db, reply.id, self.owner, sink)
         text: list[str] = [continuing.content] if continuing is not None else []
         reasoning: list[str] = [continuing.reasoning] if continuing is not None and continuing.reasoning else []
+        said_before, thought_before = len(text), len(reasoning)  # a continued reply's earlier text
         usage: Usage | None = None
         finish_reason: str | None = None
         status, error = ERROR, None
@@ -202,15 +203,16 @@ class ChatSession:
             heartbeat.cancel()
             reply.content = "".join(text)
             reply.reasoning = "".join(reasoning)
-            if usage is None and (reply.content or reply.reasoning):
-                usage = estimate_usage((m["content"] for m in messages), reply.reasoning + reply.content)
-            if continuing is not None and continuing.usage is not None and usage is not None:
+            said = "".join(reasoning[thought_before:]) + "".join(text[said_before:])  # by this request
+            if usage is None and said:
+                usage = estimate_usage((m["content"] for m in messages), said)
+            reply.prompt_cut = truncated_prompt((m["content"] for m in messages), usage)  # this request's count
+            if continuing is not None and continuing.usage is not None:
                 # Two requests made this reply: both are counted (and priced).
                 before = continuing.usage
-                usage = Usage(before.prompt_tokens + usage.prompt_tokens,
-                              before.completion_tokens + usage.completion_tokens,
-                              before.total_tokens + usage.total_tokens, before.estimated or usage.estimated)
-            reply.prompt_cut = truncated_prompt((m["content"] for m in messages), usage)
+                usage = before if usage is None else Usage(
+                    before.prompt_tokens + usage.prompt_tokens, before.completion_tokens + usage.completion_tokens,
+                    before.total_tokens + usage.total_tokens, before.estimated or usage.estimated)
             reply.left_out = left_out
             if first_token_at is not None:
                 reply.first_token_ms = round((first_token_at - sent_at) * 1000)
