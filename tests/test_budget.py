@@ -12,9 +12,8 @@ import pytest
 from apphelpers import make_app, peek, wait_for
 from fake_openai import Reply
 from test_cli import tuichat
-from tuichat.config import Budget, Price, load_settings
+from tuichat.config import Budget, Price
 from tuichat.core.budget import Balance, month_start
-from tuichat.core.errors import UsageError
 from tuichat.core.models import Usage
 from tuichat.store import Store
 from tuichat.ui.screens.dialogs import ConfirmDialog
@@ -36,20 +35,6 @@ def test_the_month_starts_on_the_first_at_midnight_local_time():
     now = time.mktime((2026, 12, 5, 13, 30, 0, 0, 0, -1))
     start = time.localtime(month_start(now))
     assert (start.tm_year, start.tm_mon, start.tm_mday, start.tm_hour, start.tm_min) == (2026, 12, 1, 0, 0)
-
-
-@pytest.mark.parametrize(("text", "problem"), [
-    ("[budget]\n", "[budget] is empty"),
-    ("[budget]\ndollars = 0\n", "'dollars' must be a number of US dollars above 0"),
-    ("[budget]\ntokens = 1.5\n", "'tokens' must be a whole number"),
-    ("[budget]\neuros = 3\n", "unknown [budget] key 'euros'"),
-])
-def test_a_bad_budget_names_the_file_and_line(tmp_path, text, problem):
-    path = tmp_path / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(UsageError) as info:
-        load_settings(path)
-    assert problem in str(info.value) and f"{path}:" in str(info.value)
 
 
 def spent(store: Store, dollars: float, tokens: int, *, when: float | None = None) -> None:

@@ -149,6 +149,15 @@ def test_api_key_env_holding_a_key_is_rejected(tmp_path):
         ('keymap = "ctrl+e"\n', 1, "'keymap' must be a table"),
         ('model = "m"\nauto_title = "yes"\n', 2, "'auto_title' must be true or false, got string"),
         ('auto_title = 1\n', 1, "'auto_title' must be true or false, got integer"),
+        ('model = "m"\ncontext_window = 12\n', 2, "at least 256"),
+        ('[prices."m"]\ninput = 1\n', 1, "has no 'output'"),
+        ('[prices."m"]\ninput = 1\noutput = -2\n', 3, "'output' must be a number of dollars per million tokens"),
+        ('[prices."m"]\ninput = 1\noutput = 2\ncached = 3\n', 4, "unknown key 'cached'"),
+        ('prices = 3\n', 1, "'prices' must be tables"),
+        ('[budget]\n', 1, "[budget] is empty"),
+        ('[budget]\ndollars = 0\n', 2, "'dollars' must be a number of US dollars above 0"),
+        ('[budget]\ntokens = 1.5\n', 2, "'tokens' must be a whole number"),
+        ('[budget]\neuros = 3\n', 2, "unknown [budget] key 'euros'"),
     ],
 )
 def test_wrong_types_and_values_name_the_line(tmp_path, text, line, words):

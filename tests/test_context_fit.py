@@ -3,13 +3,10 @@ system prompt, never the new message), and the user is told how many."""
 
 from __future__ import annotations
 
-import pytest
 
 from apphelpers import wait_for
 from fake_openai import Reply
 from test_cli import tuichat
-from tuichat.config import load_settings
-from tuichat.core.errors import UsageError
 from tuichat.core.prompt import fit_context
 from tuichat.core.tokens import estimate_tokens
 
@@ -30,14 +27,6 @@ def test_the_oldest_turns_go_first_and_the_system_prompt_stays():
     assert sum(estimate_tokens(m["content"]) + 4 for m in kept) <= 1500
     assert kept[1:] == messages[1 + left_out:]  # the newest, in order
     assert fit_context(messages, 100_000, 500) == (messages, 0)
-
-
-def test_a_too_small_context_window_is_refused_with_its_line(tmp_path):
-    path = tmp_path / "config.toml"
-    path.write_text('model = "m"\ncontext_window = 12\n', encoding="utf-8")
-    with pytest.raises(UsageError) as info:
-        load_settings(path)
-    assert f"{path}:2:" in str(info.value) and "at least 256" in str(info.value)
 
 
 async def test_the_app_sends_what_fits_and_says_what_it_left_out(tmp_path, fake_server):
