@@ -1,7 +1,8 @@
 """The reference for tests/test_sse_decoders.py: how the provider streamed before it
 decoded the events itself, i.e. through the SDK's AsyncStream and its pydantic chunk
-objects. Kept verbatim (but for names) from providers/openai.py as of commit 9c6046c, so
-the new decoder is held to exactly what the SDK gave the app."""
+objects. Kept verbatim (but for names, and reading the usage object's attributes here)
+from providers/openai.py as of commit 9c6046c, so the new decoder is held to exactly what
+the SDK gave the app."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from tuichat.core.events import Event, Finished, ReasoningDelta, TextDelta, UsageReport
-from tuichat.providers.openai import OpenAIProvider, _content_parts, _reasoning, _usage
+from tuichat.providers.openai import _USAGE_FIELDS, OpenAIProvider, _content_parts, _reasoning, _usage
 
 
 class SDKStreamingProvider(OpenAIProvider):
@@ -78,7 +79,9 @@ def sdk_events(chunk: Any) -> list[Event]:
             out.append(Finished(reason if isinstance(reason, str) else str(reason)))
     usage = getattr(chunk, "usage", None)
     if usage is not None:
-        report = _usage(usage)
+        # The old _usage read an SDK object's attributes; the shared one reads JSON.
+        fields = usage if isinstance(usage, dict) else {name: getattr(usage, name, None) for name in _USAGE_FIELDS}
+        report = _usage(fields)
         if report is not None:
             out.append(UsageReport(report))
     return out

@@ -369,14 +369,12 @@ def _thinking_text(value: Any) -> str:
 
 
 def _usage(usage: Any) -> Usage | None:
-    """Token counts from a usage object; a count of the wrong type ("12", null, 1.5,
-    a list) is coerced when it is plainly a number and taken as 0 otherwise. None when
-    no count at all could be read."""
-    if isinstance(usage, dict):
-        values = [usage.get(name) for name in _USAGE_FIELDS]
-    else:
-        values = [getattr(usage, name, None) for name in _USAGE_FIELDS]
-    prompt, completion, total = (_tokens(value) for value in values)
+    """Token counts from a chunk's usage object; a count of the wrong type ("12", null,
+    1.5, a list) is coerced when it is plainly a number and taken as 0 otherwise. None
+    when it is not an object or no count at all could be read."""
+    if not isinstance(usage, dict):
+        return None
+    prompt, completion, total = (_tokens(usage.get(name)) for name in _USAGE_FIELDS)
     if prompt is None and completion is None and total is None:
         return None
     prompt, completion = prompt or 0, completion or 0
