@@ -98,7 +98,7 @@ def _check_database(report: Report, db: Path | None) -> None:
         report.say(FAIL, "database", _sentence(exc))
         return
     try:
-        count = len(store.list_threads(limit=100_000))
+        count = store.thread_count()
         if getattr(store, "read_only", False):
             report.say(FAIL, "database", f"{store.path} is read-only: nothing can be saved. "
                                          "Check the file's permissions.")
