@@ -30,6 +30,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -156,6 +157,11 @@ class RecordedRequest:
     body: bytes
     json: Any  # the decoded body, or None
     at: float = 0.0  # time.monotonic() when the request's head had arrived (benchmarks)
+    query: str = ""  # what followed "?" in the target
+
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(urllib.parse.parse_qsl(self.query))
 
 
 _REASONS = {
@@ -179,6 +185,13 @@ class FakeServer:
         # Picks a reply from the request's body before the queue is consulted (None: the
         # queue decides). Benchmarks use it to answer a warm-up prompt differently.
         self.reply_for: Callable[[dict[str, Any]], Reply | None] | None = None
+        # Azure OpenAI's URL shapes: "v1" serves only /openai/v1/..., "dated" only
+        # /openai/deployments/NAME/chat/completions?api-version=...; both want the key in
+        # an `api-key` header. Dated versions before 2024-09-01 refuse stream_options, as
+        # Azure did. None: a plain OpenAI-style server at /v1.
+        self.azure: str | None = None
+        # When set, a request without this key (Bearer, or api-key for Azure) gets a 401.
+        self.require_key: str | None = None
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -324,11 +337,13 @@ class FakeServer:
             parsed = json.loads(body) if body else None
         except ValueError:
             parsed = None
-        path = target.split("?", 1)[0]
-        return RecordedRequest(method, path, headers, body, parsed, at)
+        path, _, query = target.partition("?")
+        return RecordedRequest(method, path, headers, body, parsed, at, query)
 
     async def _respond(self, req: RecordedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Answer one request. Returns False when the connection must not be reused."""
+        if (refused := self._refuse(req)) is not None:
+            return await _send_json(writer, *refused)
         if req.method == "GET" and req.path.endswith("/models"):
             if self.models_delay:
                 await asyncio.sleep(self.models_delay)
@@ -362,6 +377,28 @@ class FakeServer:
                 await asyncio.sleep(reply.first_delay)
             return await _send_json(writer, 200, _completion(reply, body), reply.headers)
         return await _send_json(writer, 404, _not_found(req.path))
+
+    def _refuse(self, req: RecordedRequest) -> tuple[int, dict[str, Any]] | None:
+        """(status, body) for a request this server's shape or key check refuses."""
+        if self.require_key is not None:
+            given = req.headers.get("api-key") if self.azure else req.headers.get("authorization", "")
+            expected = self.require_key if self.azure else f"Bearer {self.require_key}"
+            if given != expected:
+                return 401, {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                                       "code": "invalid_api_key"}}
+        if self.azure == "v1" and not req.path.startswith("/openai/v1/"):
+            return 404, _not_found(req.path)
+        if self.azure == "dated":
+            if not re.fullmatch(r"/openai/deployments/[^/]+/chat/completions|/openai/models", req.path):
+                return 404, _not_found(req.path)
+            version = req.params.get("api-version", "")
+            if not version:
+                return 404, {"error": {"code": "404", "message": "Resource not found"}}
+            body = req.json if isinstance(req.json, dict) else {}
+            if "stream_options" in body and version[:10] < "2024-09-01":
+                return 400, {"error": {"code": None, "type": "invalid_request_error", "param": None,
+                                       "message": "Unrecognized request argument supplied: stream_options"}}
+        return None
 
     async def _stream(self, reply: Reply, body: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         model = str(body.get("model") or "fake-model")

@@ -20,11 +20,9 @@ from tuichat import paths
 from tuichat.core.errors import ConfigError, UsageError
 from tuichat.core.text import mask_url
 from tuichat.core.tomlfile import TomlDoc, line_of, read_toml, type_name
+from tuichat.servers import OPENAI_HOST, PLACEHOLDER_KEY, Server, default_server, server_key  # noqa: F401
 
 DEFAULT_MODEL = "gpt-4o-mini"
-OPENAI_HOST = "api.openai.com"
-# Keyless local servers (Ollama, llama.cpp, vLLM) accept any key, but the SDK wants one.
-PLACEHOLDER_KEY = "sk-no-key-required"
 
 # Binding ids users may remap under [keymap]. The UI gives its bindings these ids, so this
 # tuple is the one list both sides agree on.
@@ -85,7 +83,14 @@ class Settings:
     api_key_env: str | None = None  # the NAME of the variable holding the key
     default_persona: str = "default"
     keymap: dict[str, str] = field(default_factory=dict)  # binding id -> "ctrl+e" / "f2,ctrl+n"
-    azure_api_version: str | None = None  # set: base_url is an Azure OpenAI endpoint
+    azure_api_version: str | None = None  # set: base_url is an Azure OpenAI endpoint (a dated API version)
+    azure: bool = False  # base_url (or AZURE_OPENAI_ENDPOINT) is Azure OpenAI; the v1 API unless a version is set
+    api_key_command: tuple[str, ...] = ()  # a command that prints the key (a password manager)
+    api_key_file: str | None = None  # a file that holds the key
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request to the default server
+    ca_bundle: str | None = None  # CA certificates (PEM) to trust, e.g. a corporate proxy's
+    server: str | None = None  # the server used when --server is not given (a [servers] name)
+    servers: dict[str, Server] = field(default_factory=dict)  # [servers.NAME]
     timeout: float = 60.0
     theme: str | None = None
     auto_title: bool = False  # ask the model for a short title after a thread's first reply
@@ -99,9 +104,12 @@ class Settings:
     config_path: Path | None = None  # the file that was read, None when none existed
 
 
-_STRING_KEYS = ("model", "base_url", "api_key_env", "default_persona", "azure_api_version", "theme")
+_STRING_KEYS = ("model", "base_url", "api_key_env", "default_persona", "azure_api_version", "theme", "server")
 _BOOL_KEYS = ("auto_title",)
-VALID_KEYS = (*_STRING_KEYS, *_BOOL_KEYS, "keymap", "timeout", "models", "prices", "budget", "context_window")
+# Keys of the default server that servers.check_server reads (as it does a [servers] table).
+_SERVER_KEYS = ("api_key_command", "api_key_file", "headers", "ca_bundle", "azure")
+VALID_KEYS = (*_STRING_KEYS, *_BOOL_KEYS, *_SERVER_KEYS, "keymap", "timeout", "models", "prices", "budget",
+              "context_window", "servers")
 _PRICE_KEYS = ("input", "output")
 MAX_PRICE = 1e6  # dollars per million tokens: far above any model's
 
@@ -153,7 +161,7 @@ def url_problem(value: str) -> str | None:
     return None
 
 
-def _unknown(doc: TomlDoc, key: str, valid: tuple[str, ...], table: str | None = None) -> UsageError:
+def unknown_key(doc: TomlDoc, key: str, valid: tuple[str, ...], table: str | None = None) -> UsageError:
     where = f"[{table}] " if table else ""
     hint = difflib.get_close_matches(key, valid, n=1)
     guess = f" (did you mean '{hint[0]}'?)" if hint else ""
@@ -172,7 +180,7 @@ def _check_top(doc: TomlDoc) -> dict[str, Any]:
                 key,
             )
         if key not in VALID_KEYS:
-            raise _unknown(doc, key, VALID_KEYS)
+            raise unknown_key(doc, key, VALID_KEYS)
         if key in _STRING_KEYS:
             if not isinstance(value, str):
                 raise doc.fail(f"'{key}' must be a string, got {type_name(value)}", key)
@@ -208,7 +216,33 @@ def _check_top(doc: TomlDoc) -> dict[str, Any]:
     if "keymap" in values:
         values["keymap"] = _check_keymap(doc, values["keymap"])
     if "models" in values:
-        values["models"] = _check_models(doc, values["models"])
+        values["models"] = check_model_list(doc, values["models"])
+    if any(key in values for key in _SERVER_KEYS):
+        from tuichat.servers import check_server
+
+        own = check_server(doc, {key: values[key] for key in _SERVER_KEYS if key in values}, "default", None)
+        if "api_key_env" in values and (own.api_key_command or own.api_key_file):
+            other = "api_key_command" if own.api_key_command else "api_key_file"
+            raise doc.fail(f"api_key_env and {other} both name the key; keep one", other)
+        values.update(api_key_command=own.api_key_command, api_key_file=own.api_key_file, headers=own.headers,
+                      ca_bundle=own.ca_bundle, azure=own.azure)
+    if "azure_api_version" in values:
+        from tuichat.servers import azure_version
+
+        version = azure_version(values["azure_api_version"])
+        if version is False:
+            raise doc.fail("'azure_api_version' must be a dated Azure API version such as \"2024-10-21\", or "
+                           f"\"v1\"; got {values['azure_api_version']!r}", "azure_api_version")
+        values["azure_api_version"] = version
+        values["azure"] = True
+    if "servers" in values:
+        from tuichat.servers import check_servers
+
+        values["servers"] = check_servers(doc, values["servers"])
+    if "server" in values and values["server"] != "default" and values["server"] not in values.get("servers", {}):
+        known = ", ".join(["default", *values.get("servers", {})])
+        raise doc.fail(f"'server' names {values['server']!r}, which is not a server here; the servers are: {known} "
+                       "(add a [servers.NAME] table, or 'azure' with AZURE_OPENAI_ENDPOINT)", "server")
     if "prices" in values:
         values["prices"] = _check_prices(doc, values["prices"])
     if "budget" in values:
@@ -227,7 +261,7 @@ def _check_budget(doc: TomlDoc, budget: Any) -> Budget:
         raise doc.fail(f"'budget' must be a table ([budget]), got {type_name(budget)}", "budget")
     for key in budget:
         if key not in ("dollars", "tokens"):
-            raise _unknown(doc, key, ("dollars", "tokens"), table="budget")
+            raise unknown_key(doc, key, ("dollars", "tokens"), table="budget")
     if not budget:
         raise doc.fail("[budget] is empty: set dollars and/or tokens (a month's allowance)", None, "budget")
     dollars, tokens = budget.get("dollars"), budget.get("tokens")
@@ -273,16 +307,17 @@ def _check_prices(doc: TomlDoc, prices: Any) -> dict[str, Price]:
     return result
 
 
-def _check_models(doc: TomlDoc, models: Any) -> list[str]:
+def check_model_list(doc: TomlDoc, models: Any, table: str | None = None) -> list[str]:
     """`models = ["gpt-4o", "qwen3:8b"]`: the model picker's extra choices."""
+    where = f"[{table}] " if table else ""
     if not isinstance(models, list):
-        raise doc.fail(f"'models' must be a list of model names, got {type_name(models)}", "models")
+        raise doc.fail(f"{where}'models' must be a list of model names, got {type_name(models)}", "models", table)
     result: list[str] = []
     for item in models:
         if not isinstance(item, str):
-            raise doc.fail(f"'models' must hold only strings, got {type_name(item)}", "models")
+            raise doc.fail(f"{where}'models' must hold only strings, got {type_name(item)}", "models", table)
         if not item.strip():
-            raise doc.fail("'models' holds an empty name; remove it", "models")
+            raise doc.fail(f"{where}'models' holds an empty name; remove it", "models", table)
         if item.strip() not in result:
             result.append(item.strip())
     return result
@@ -296,7 +331,7 @@ def _check_keymap(doc: TomlDoc, keymap: Any) -> dict[str, str]:
     result: dict[str, str] = {}
     for binding, keys in keymap.items():
         if binding not in KEYMAP_IDS:
-            raise _unknown(doc, binding, KEYMAP_IDS, table="keymap")
+            raise unknown_key(doc, binding, KEYMAP_IDS, table="keymap")
         if not isinstance(keys, str):
             raise doc.fail(
                 f"[keymap] '{binding}' must be a string such as \"ctrl+e\" or \"f2,ctrl+n\", "
@@ -360,50 +395,7 @@ def with_overrides(settings: Settings, model: str | None = None, base_url: str |
     return replace(settings, **changes)
 
 
-def _is_openai(base_url: str | None) -> bool:
-    if base_url is None:
-        return True
-    url = urlsplit(base_url)
-    return url.scheme == "https" and url.hostname == OPENAI_HOST
-
-
-def resolve_api_key(settings: Settings, env: Mapping[str, str] = os.environ) -> tuple[str, str]:
-    """(key, note). key == "" means no usable key: start anyway and show the note.
-
-    An OpenAI key is never sent to another server unless the user configured it so
-    (api_key_env, or OPENAI_BASE_URL set next to OPENAI_API_KEY in their environment).
-    """
-    if settings.api_key_env:
-        name = settings.api_key_env
-        if env.get(name):
-            return env[name], f"API key from ${name}"
-        return "", f"No API key: ${name} (api_key_env in config.toml) is not set or is empty"
-
-    if settings.azure_api_version:
-        # Azure's own convention; it is meant for Azure, so using it leaks nothing.
-        if env.get("AZURE_OPENAI_API_KEY"):
-            return env["AZURE_OPENAI_API_KEY"], "API key from $AZURE_OPENAI_API_KEY"
-        return "", (
-            "No API key for Azure OpenAI: set AZURE_OPENAI_API_KEY, or set api_key_env "
-            "in config.toml to the name of the variable that holds the key"
-        )
-
-    if settings.base_url_source in ("default", "env") or _is_openai(settings.base_url):
-        if env.get("OPENAI_API_KEY"):
-            return env["OPENAI_API_KEY"], "API key from $OPENAI_API_KEY"
-        if not _is_openai(settings.base_url):
-            # OPENAI_BASE_URL at a local server and no key anywhere: nothing can leak.
-            return PLACEHOLDER_KEY, (
-                f"No OPENAI_API_KEY; sending a placeholder key to {mask_url(settings.base_url)} "
-                "(OPENAI_BASE_URL). Set OPENAI_API_KEY if that server needs a key"
-            )
-        return "", (
-            "No API key: set OPENAI_API_KEY (or api_key_env in config.toml), "
-            "or point base_url at a local server"
-        )
-
-    origin = "--base-url" if settings.base_url_source == "flag" else "base_url in config.toml"
-    return PLACEHOLDER_KEY, (
-        f"Not sending OPENAI_API_KEY to {mask_url(settings.base_url)} ({origin}); if that server "
-        "needs a key, set api_key_env in config.toml to the name of the variable holding it"
-    )
+def resolve_api_key(settings: Settings | Server, env: Mapping[str, str] = os.environ) -> tuple[str, str]:
+    """(key, note) for the default server (or the server given): see servers.server_key."""
+    server = settings if isinstance(settings, Server) else default_server(settings)
+    return server_key(server, env)

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="continue the most recent thread")
     parser.add_argument("--model", help="model name (overrides the persona and config.toml)")
     parser.add_argument("--base-url", metavar="URL", help="OpenAI-compatible API base URL, e.g. http://localhost:11434/v1")
+    parser.add_argument("--server", metavar="NAME",
+                        help="talk to the server [servers.NAME] of config.toml ('azure': AZURE_OPENAI_ENDPOINT)")
     parser.add_argument("--config", metavar="PATH", type=Path, help=f"config file (default {paths.config_file()})")
     parser.add_argument("--db", metavar="PATH", type=Path, help=f"SQLite database (default {paths.db_path()})")
     parser.add_argument("--list-personas", action="store_true", help="print the available personas and exit")
@@ -155,9 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tuichat.config import load_settings, resolve_api_key, with_overrides
+    from tuichat.config import load_settings, with_overrides
+    from tuichat.servers import resolve_server, server_key, server_names
     from tuichat.core.personas import PersonaProblem, default_dirs, find_persona, load_personas
 
+    if args.server is not None and args.base_url is not None:
+        raise UsageError("--server and --base-url do not mix",
+                         "--server names a server of config.toml; --base-url gives an address. Use one.")
     settings = with_overrides(load_settings(args.config), base_url=args.base_url)
     # A broken persona file is set aside: it fails only when it is the one asked for.
     problems: list[PersonaProblem] = []
@@ -188,15 +194,26 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     try:
         store.recover_streaming()
+        server = resolve_server(settings, args.server, os.environ)
         thread = None
         if args.continue_:
             thread = store.latest_thread()
-            if thread is not None and args.model and args.model != thread.model:
-                store.set_model(thread.id, args.model)
+            if thread is not None and ((args.model and args.model != thread.model)
+                                       or (args.server and server.name != thread.server)):
+                store.set_model(thread.id, args.model or thread.model, server.name if args.server else None)
                 thread = store.get_thread(thread.id)
-        api_key, key_note = resolve_api_key(settings, os.environ)
+            if thread is not None and thread.server and not args.server:
+                # The thread goes on with the server it was on, when config.toml still has it.
+                if thread.server in server_names(settings, os.environ):
+                    server = resolve_server(settings, thread.server, os.environ)
+        api_key, key_note = server_key(server, os.environ)
+        if warning := server.usage_warning():
+            key_note = f"{key_note}. {warning}" if key_note else warning
+            if args.prompt is not None:
+                print(f"tuichat: warning: {warning}", file=sys.stderr)
 
-        provider_factory = openai_provider_factory(settings, api_key)
+        provider_factory = openai_provider_factory(server, api_key)
+        servers = server_pool(settings, server)
         if args.prompt is not None:
             from tuichat.cli.pipe import run_pipe
             from tuichat.session.pricing import Pricing
@@ -206,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
                 thread=thread, model=args.model or persona.model or settings.model,
                 provider_factory=provider_factory, api_key=api_key, key_note=key_note,
                 raw=args.raw, json_lines=args.json, max_tokens=args.max_tokens, max_cost=args.max_cost,
-                pricing=Pricing(settings.prices, settings.base_url),
+                pricing=Pricing(settings.prices, server.base_url), server=server.name,
                 budget=None if args.over_budget else settings.budget,
                 context_window=settings.context_window,
             )
@@ -215,32 +232,56 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("tuichat needs a terminal",
                              "stdin/stdout are not a terminal; for scripts use pipe mode: tuichat -p 'question'")
         app = make_app(settings, personas, persona, store, api_key=api_key, key_note=key_note,
-                       model_override=args.model, thread=thread, provider_factory=provider_factory)
+                       model_override=args.model, thread=thread, provider_factory=provider_factory,
+                       servers=servers)
         app.run()
         return app.return_code or 0
     finally:
         store.close()
 
 
-def openai_provider_factory(settings, api_key: str):  # noqa: ANN001, ANN201
-    """Builds the provider when the app first needs it (the SDK loads later still)."""
+def openai_provider_factory(server, api_key: str):  # noqa: ANN001, ANN201
+    """Builds the provider of `server` (a Server, or Settings for its default server)
+    when the app first needs it (the SDK loads later still)."""
+    from tuichat.servers import Server, default_server
+
+    if not isinstance(server, Server):
+        server = default_server(server)
 
     def factory():  # noqa: ANN202
         from tuichat.providers.openai import OpenAIProvider
 
-        return OpenAIProvider(
-            api_key=api_key or "missing",
-            base_url=settings.base_url,
-            timeout=settings.timeout,
-            azure_api_version=settings.azure_api_version,
-            api_key_env=settings.api_key_env,
-        )
+        return OpenAIProvider.for_server(server, api_key or "missing")
 
     return factory
 
 
+def server_pool(settings, start):  # noqa: ANN001, ANN201
+    """Every server of config.toml, for threads on another server than `start`: each is
+    reached with its own key, resolved when it is first used (in a worker thread)."""
+    from tuichat.servers import resolve_server, server_key, server_names
+    from tuichat.session.servers import ServerPool
+
+    env = dict(os.environ)
+    known = {}
+    for name in server_names(settings, env):
+        if name != start.name:
+            try:
+                known[name] = resolve_server(settings, name, env)
+            except TuichatError:
+                continue  # one server set up wrongly (no endpoint) must not stop the others
+
+    def connect(server):  # noqa: ANN001, ANN202
+        from tuichat.providers.openai import OpenAIProvider
+
+        key, _note = server_key(server, env)
+        return OpenAIProvider.for_server(server, key or "missing")
+
+    return ServerPool(start, known, connect=connect)
+
+
 def make_app(settings, personas, persona, store, *, api_key: str, key_note: str = "",  # noqa: ANN001, ANN201
-             model_override: str | None = None, thread=None, provider_factory=None):  # noqa: ANN001
+             model_override: str | None = None, thread=None, provider_factory=None, servers=None):  # noqa: ANN001
     """The app, composed: the one place the CLI (and every UI test, through
     tests/apphelpers.py) builds it. `provider_factory` defaults to the OpenAI SDK with
     the settings' server and `api_key`."""
@@ -249,5 +290,5 @@ def make_app(settings, personas, persona, store, *, api_key: str, key_note: str 
     return TuichatApp(
         store=store, settings=settings, personas=personas, persona=persona,
         provider_factory=provider_factory or openai_provider_factory(settings, api_key),
-        api_key=api_key, key_note=key_note, model_override=model_override, thread=thread,
+        api_key=api_key, key_note=key_note, model_override=model_override, thread=thread, servers=servers,
     )

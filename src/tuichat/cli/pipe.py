@@ -166,6 +166,7 @@ def run_pipe(
     pricing: Pricing | None = None,
     budget: Budget | None = None,
     context_window: int | None = None,
+    server: str | None = None,
 ) -> int:
     text = read_prompt(prompt)
     if not api_key:
@@ -187,7 +188,7 @@ def run_pipe(
                                     text, pricing or Pricing())
         max_tokens = min(max_tokens, allowance) if max_tokens is not None else allowance
     if thread is None:
-        thread = store.create_thread(persona.name if persona else "", model)
+        thread = store.create_thread(persona.name if persona else "", model, server=server)
     if max_tokens is not None:
         persona = dataclasses.replace(persona or Persona("", "", ""), max_tokens=max_tokens)
     sink: StdoutSink | JsonSink = JsonSink() if json_lines else StdoutSink(raw=raw)

@@ -48,6 +48,7 @@ class Thread:
     created_at: float
     updated_at: float
     system_prompt: str | None = None  # the thread's own (/system); None: the persona's
+    server: str | None = None  # the named server it talks to; None: the one tuichat started with
 
 
 @dataclass

@@ -22,6 +22,8 @@ from tuichat.core.text import encodable, mask_url, mask_urls, url_secrets
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
+    from tuichat.servers import Server
+
 # The SDK refuses an empty key, but local servers usually need none: send a dummy one.
 _NO_KEY = "no-key"
 # Anything that looks like an OpenAI-style key, e.g. the "sk-proj-****abcd" servers echo.
@@ -42,23 +44,42 @@ class OpenAIProvider:
         timeout: float = 60.0,
         max_retries: int = 2,
         azure_api_version: str | None = None,
+        azure: bool = False,
         api_key_env: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+        ca_bundle: str | None = None,
+        stream_usage: bool = True,
         http_client: Any = None,
     ) -> None:
         self._api_key = api_key
         self._base_url = base_url
         self._timeout = timeout
         self._max_retries = max_retries
+        # Azure OpenAI: a dated API version goes through AsyncAzureOpenAI (deployment URLs,
+        # ?api-version=); without one, the v1 API, which is OpenAI's API at .../openai/v1/.
+        self._azure = azure or azure_api_version is not None
         self._azure_api_version = azure_api_version
+        self._headers = dict(headers)
+        self._ca_bundle = ca_bundle
         # Only used to tell the user which variable to check after a 401.
-        self._api_key_env = api_key_env or ("AZURE_OPENAI_API_KEY" if azure_api_version else "OPENAI_API_KEY")
+        self._api_key_env = api_key_env or ("AZURE_OPENAI_API_KEY" if self._azure else "OPENAI_API_KEY")
         self._client: AsyncOpenAI | None = None
         self._http_client = http_client  # an httpx2.AsyncClient for the SDK (tests: a MockTransport)
         # warm_up builds the client in a worker thread; the event loop may ask at once.
         self._client_lock = threading.Lock()
         # Some servers answer 400 or 422 to stream_options; after one such answer, stop
         # sending it to this server (the reply's tokens are then estimated, marked "≈").
-        self._send_stream_options = True
+        self._send_stream_options = stream_usage
+
+    @classmethod
+    def for_server(cls, server: Server, api_key: str, **kwargs: Any) -> OpenAIProvider:
+        """The provider for a configured server (servers.py), with its own key."""
+        options: dict[str, Any] = dict(
+            api_key=api_key, base_url=server.base_url, timeout=server.timeout, azure=server.azure,
+            azure_api_version=server.api_version, api_key_env=server.api_key_env, headers=server.headers,
+            ca_bundle=server.ca_bundle, stream_usage=server.streams_usage,
+        )
+        return cls(**{**options, **kwargs})
 
     # --- client ----------------------------------------------------------------------
 
@@ -78,15 +99,28 @@ class OpenAIProvider:
                 "timeout": timeout,
                 "max_retries": self._max_retries,
             }
+            headers = dict(self._headers)
             if self._http_client is not None:
                 common["http_client"] = self._http_client
+            elif self._ca_bundle:
+                common["http_client"] = _client_trusting(self._ca_bundle)
             try:
                 if self._azure_api_version:
                     self._client = openai.AsyncAzureOpenAI(
-                        azure_endpoint=self._base_url, api_version=self._azure_api_version, **common
+                        azure_endpoint=self._base_url, api_version=self._azure_api_version,
+                        default_headers=headers or None, **common
                     )
+                elif self._azure:
+                    from tuichat.servers import azure_v1_url
+
+                    # Azure's v1 API takes the key as `api-key` (as the dated API does); the
+                    # bearer header the SDK adds carries the same key to the same server.
+                    headers["api-key"] = self._api_key or _NO_KEY
+                    self._client = openai.AsyncOpenAI(base_url=azure_v1_url(self._base_url or ""),
+                                                      default_headers=headers, **common)
                 else:
-                    self._client = openai.AsyncOpenAI(base_url=self._base_url, **common)
+                    self._client = openai.AsyncOpenAI(base_url=self._base_url, default_headers=headers or None,
+                                                      **common)
             except (openai.OpenAIError, ValueError) as exc:
                 raise self._error("config", "The server settings are incomplete", str(exc)) from None
         return self._client
@@ -418,6 +452,26 @@ def _server_says(exc: BaseException) -> str:
 
 def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def _client_trusting(ca_bundle: str) -> Any:
+    """The SDK's HTTP client (its limits and redirects; proxies from HTTPS_PROXY/NO_PROXY,
+    as always), trusting the certificates in `ca_bundle` as well as the system's own."""
+    import ssl
+    from pathlib import Path
+
+    import openai
+
+    path = Path(ca_bundle).expanduser()
+    try:
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ProviderError("config", "The CA bundle cannot be used",
+                            f"ca_bundle {mask_urls(str(path))} in config.toml: {why}. Point it at a PEM file of "
+                            "certificates.") from None
+    return openai.DefaultAsyncHttpxClient(verify=context)
 
 
 def _rejects_stream_options(exc: BaseException) -> bool:

@@ -63,10 +63,14 @@ class Conversation:
     """A thread (or a thread not created yet: `thread` None until the first send) with
     its persona, model, system prompt and edit state."""
 
-    def __init__(self, ws: Workspace, persona: Persona | None, model: str, thread: Thread | None = None) -> None:
+    def __init__(self, ws: Workspace, persona: Persona | None, model: str, thread: Thread | None = None, *,
+                 server: str | None = None) -> None:
         self.ws = ws
         self.persona = persona
         self.thread = thread
+        # The named server it talks to: the thread's, else the one asked for, else the
+        # start server (recorded with the thread when it is created).
+        self.server = (thread.server if thread is not None else None) or server or ws.start_server
         # An imported thread stores no model (''): the configured one is asked, its
         # original model stays a label on its replies.
         self.model = (thread.model if thread is not None and thread.model else None) or model
@@ -137,7 +141,7 @@ class Conversation:
         self.ws.changed()
         try:
             if self.thread is None:
-                self.thread = await self.ws.db.create_thread(self.persona.name if self.persona else "", self.model)
+                self.thread = await self._create_thread()
             editing, self.editing = self.editing, None
             prompt = None
             if editing is not None and editing.thread_id == self.thread.id:
@@ -282,12 +286,20 @@ class Conversation:
         await self.ws.db.set_title(self.thread.id, title)
         self.thread.title = self.title = title
 
-    async def set_model(self, name: str) -> None:
-        """Use `name` from the next message on (stored with the thread)."""
+    async def _create_thread(self) -> Thread:
+        return await self.ws.db.create_thread(self.persona.name if self.persona else "", self.model,
+                                              server=self.server)
+
+    async def set_model(self, name: str, server: str | None = None) -> None:
+        """Use `name` (on `server`, when given) from the next message on, stored with the thread."""
         self.model = name
+        if server is not None:
+            self.server = server
         if self.thread is not None:
             self.thread.model = name
-            await self.ws.db.set_model(self.thread.id, name)
+            if server is not None:
+                self.thread.server = server
+            await self.ws.db.set_model(self.thread.id, name, server)
 
     async def usage(self) -> Totals:
         """What this thread's replies used, from the stored counts (all versions)."""
@@ -299,7 +311,7 @@ class Conversation:
         """The thread's own system prompt (None: back to the persona's). The persona
         file is never touched. A thread not created yet is created for it."""
         if self.thread is None:
-            self.thread = await self.ws.db.create_thread(self.persona.name if self.persona else "", self.model)
+            self.thread = await self._create_thread()
         await self.ws.db.set_system_prompt(self.thread.id, text)
         self.thread.system_prompt = text
 

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from tuichat.core.errors import BusyElsewhereError, ProviderError, StorageError, TuichatError
@@ -83,9 +83,13 @@ class ChatSession:
         owner: str | None = None,
         pricing: Pricing | None = None,
         context_window: int | None = None,
+        provider_for: Callable[[str | None], Awaitable[Provider]] | None = None,
     ) -> None:
         self.db = db
-        self.provider = provider
+        self.provider = provider  # the start server's
+        # A thread on another named server ([servers.NAME]) streams through that server's
+        # provider, with its own key: provider_for(thread.server), None for the start server.
+        self._provider_for = provider_for
         self.checkpoint_seconds = checkpoint_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self._clock = clock
@@ -172,7 +176,8 @@ class ChatSession:
         heartbeat = asyncio.create_task(self._heartbeat(saver))
         sent_at, first_token_at = self._clock(), None
         try:
-            async for event in self.provider.stream(messages, model, request_params(persona)):
+            provider = await self._provider_for(thread.server) if self._provider_for else self.provider
+            async for event in provider.stream(messages, model, request_params(persona)):
                 if first_token_at is None and isinstance(event, TextDelta | ReasoningDelta):
                     first_token_at = self._clock()
                 if isinstance(event, TextDelta):

@@ -23,6 +23,8 @@ from tuichat.store.async_store import AsyncStore
 
 if TYPE_CHECKING:
     from tuichat.config import Budget
+    from tuichat.providers.base import Provider
+    from tuichat.session.servers import ServerPool
 
 
 class Workspace:
@@ -34,9 +36,11 @@ class Workspace:
         pricing: Pricing | None = None,
         budget: Budget | None = None,
         context_window: int | None = None,
+        servers: ServerPool | None = None,
     ) -> None:
         self.db = db
         self._make_session = session
+        self.servers = servers  # the named servers besides the start one (None: only that one)
         self.pricing = pricing
         self.budget = budget
         self.context_window = context_window
@@ -65,8 +69,23 @@ class Workspace:
         # only when the first request streams (or when the app warms it up).
         if self._session is None:
             self._session = ChatSession(self.db, self._make_session(), pricing=self.pricing,
-                                        context_window=self.context_window)
+                                        context_window=self.context_window, provider_for=self.provider_for)
         return self._session
+
+    async def provider_for(self, server: str | None) -> Provider:
+        """The provider of a thread's server: the session's own for the start server."""
+        if self.servers is None or self.servers.owns(server):
+            return self.session.provider
+        return await self.servers.provider(server or "")
+
+    @property
+    def start_server(self) -> str | None:
+        """The name new threads record (None when servers are not in play: tests)."""
+        return self.servers.start.name if self.servers is not None else None
+
+    def server_label(self, server: str | None) -> str | None:
+        """host[:port] of a thread's server, for the status line; None when unknown."""
+        return self.servers.server(server).label if self.servers is not None else None
 
     @property
     def has_session(self) -> bool:
@@ -76,8 +95,11 @@ class Workspace:
         if self.on_change is not None:
             self.on_change()
 
-    def conversation(self, persona: Persona | None, model: str, thread: Thread | None = None) -> Conversation:
-        return Conversation(self, persona, model, thread)
+    def conversation(self, persona: Persona | None, model: str, thread: Thread | None = None, *,
+                     server: str | None = None) -> Conversation:
+        """A thread's conversation (a new one when `thread` is None, on `server`: by
+        default the start server)."""
+        return Conversation(self, persona, model, thread, server=server)
 
     # -- the thread list and other windows ------------------------------------------------
 

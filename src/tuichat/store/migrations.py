@@ -236,3 +236,10 @@ def m013_reply_cost(conn: sqlite3.Connection) -> None:
     # What a reply cost in US dollars, when its model has a price (session/pricing.py);
     # the budget adds these up, so it survives restarts and counts pipe runs too.
     conn.execute("ALTER TABLE messages ADD COLUMN cost REAL")
+
+
+@migration
+def m014_thread_server(conn: sqlite3.Connection) -> None:
+    # The named server ([servers.NAME] in config.toml) a thread talks to; NULL: the one
+    # the app was started with (threads from before servers had names).
+    conn.execute("ALTER TABLE threads ADD COLUMN server TEXT")

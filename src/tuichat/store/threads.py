@@ -35,7 +35,7 @@ from tuichat.store.search import (
 
 ROLES = get_args(Role)
 
-_THREAD_COLUMNS = "id, title, persona, model, created_at, updated_at, system_prompt"
+_THREAD_COLUMNS = "id, title, persona, model, created_at, updated_at, system_prompt, server"
 _MESSAGE_COLUMNS = (
     "id, thread_id, role, content, reasoning, status, model, finish_reason, error,"
     " prompt_tokens, completion_tokens, created_at, version_of, first_token_ms, duration_ms, usage_estimated, cost"
@@ -119,16 +119,16 @@ class Store:
 
     # Threads
 
-    def create_thread(self, persona: str, model: str, title: str = "") -> Thread:
+    def create_thread(self, persona: str, model: str, title: str = "", server: str | None = None) -> Thread:
         now = self._clock()
         with self._conn:
             cur = self._conn.execute(
-                "INSERT INTO threads (title, persona, model, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (title, persona, model, now, now),
+                "INSERT INTO threads (title, persona, model, created_at, updated_at, server)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (title, persona, model, now, now, server),
             )
         assert cur.lastrowid is not None
-        return Thread(cur.lastrowid, title, persona, model, now, now)
+        return Thread(cur.lastrowid, title, persona, model, now, now, server=server)
 
     def get_thread(self, thread_id: int) -> Thread | None:
         row = self._conn.execute(
@@ -152,8 +152,16 @@ class Store:
     def set_title(self, thread_id: int, title: str) -> None:
         self._set_thread_field(thread_id, "title", title)
 
-    def set_model(self, thread_id: int, model: str) -> None:
-        self._set_thread_field(thread_id, "model", model)
+    def set_model(self, thread_id: int, model: str, server: str | None = None) -> None:
+        """The thread's model from its next message on; and its server, when given."""
+        if server is None:
+            self._set_thread_field(thread_id, "model", model)
+            return
+        with self._conn:
+            cur = self._conn.execute("UPDATE threads SET model = ?, server = ? WHERE id = ?",
+                                     (model, server, thread_id))
+        if cur.rowcount == 0:
+            raise LookupError(f"no thread with id {thread_id}")
 
     def set_system_prompt(self, thread_id: int, text: str | None) -> None:
         """The thread's own system prompt; None goes back to its persona's."""

@@ -18,6 +18,7 @@ from tuichat.core.text import mask_url
 from tuichat.providers.base import Provider
 from tuichat.session import ChatSession
 from tuichat.session.pricing import Pricing
+from tuichat.session.servers import ServerPool
 from tuichat.session.workspace import Workspace
 from tuichat.store import Store
 from tuichat.store.async_store import AsyncStore
@@ -59,6 +60,7 @@ class TuichatApp(App[None]):
         key_note: str = "",
         model_override: str | None = None,
         thread: Thread | None = None,
+        servers: ServerPool | None = None,
     ) -> None:
         super().__init__()
         # The sync store is for code that runs before the app or in threads; everything on
@@ -78,12 +80,14 @@ class TuichatApp(App[None]):
         # session that sends, and every read and write the screens need.
         self.ws = Workspace(self.db, provider_factory, auto_title=lambda: self.settings.auto_title,
                             pricing=Pricing(settings.prices, settings.base_url), budget=settings.budget,
-                            context_window=settings.context_window)
+                            context_window=settings.context_window, servers=servers)
         self._terminating = 0  # the signal being handled, once one arrives
         self._warm_up_worker: Worker[None] | None = None
         # The server's model list (GET /models), fetched once when first needed; None
         # until it arrives. [] when the server has none or the request failed.
         self.server_models: list[str] | None = None
+        # The same for the other named servers ([servers.NAME]), by name, as they arrive.
+        self.other_models: dict[str, list[str]] = {}
         self._models_worker: Worker[None] | None = None
         self._bad_theme = bool(settings.theme) and settings.theme not in self.available_themes
         # The theme last picked in the app (Ctrl+P, "Change theme") wins over config.toml's.
@@ -221,6 +225,11 @@ class TuichatApp(App[None]):
         return True
 
     async def _fetch_models(self) -> None:
+        pool = self.ws.servers
+        if pool is not None:
+            for name in pool.names:
+                if not pool.owns(name):
+                    self.run_worker(self._fetch_other_models(name), group="models", exit_on_error=False)
         list_models = getattr(self.session.provider, "list_models", None)
         names: list[str] = []
         try:
@@ -234,6 +243,22 @@ class TuichatApp(App[None]):
             for screen in self.screen_stack:
                 if isinstance(screen, ModelPicker):
                     screen.add_models(names)
+
+    async def _fetch_other_models(self, server: str) -> None:
+        """Another named server's model list, for the picker (with that server's key)."""
+        from tuichat.session.servers import option_id
+        from tuichat.ui.screens.model_picker import ModelPicker
+
+        names: list[str] = []
+        try:
+            provider = await self.ws.provider_for(server)
+            list_models = getattr(provider, "list_models", None)
+            names = list(await list_models()) if list_models is not None else []
+        finally:
+            self.other_models[server] = names
+            for screen in self.screen_stack:
+                if isinstance(screen, ModelPicker):
+                    screen.add_models([option_id(name, server) for name in names], source=server)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self._warm_up_worker and event.state in (
@@ -253,6 +278,8 @@ class TuichatApp(App[None]):
         await asyncio.to_thread(self.db.detach)
         if self._session is not None:
             await self._session.provider.aclose()
+        if self.ws.servers is not None:
+            await self.ws.servers.aclose()
 
     def _fatal_error(self) -> None:
         # Textual's crash report prints every frame's locals, which may hold the user's

@@ -241,7 +241,7 @@ class ChatScreen(Screen[None]):
     def action_reset(self) -> None:
         """A fresh thread with the same persona and model; the old one stays in history
         (a reply still generating there goes on in the background)."""
-        self.view.switch(self.ws.conversation(self.persona, self.model))
+        self.view.switch(self.ws.conversation(self.persona, self.model, server=self.conv.server))
         self.notify("Started a fresh thread.", timeout=2)
         self.composer.focus()
 

@@ -170,16 +170,35 @@ class SlashCommands:
     # -- models and personas -----------------------------------------------------------------------
 
     def known_models(self) -> list[tuple[str, str]]:
+        """(option id, source) for the model picker: the thread's own server's models
+        first, then every other named server's, whose ids name their server."""
         screen = self.screen
-        settings = screen.app.settings
+        app = screen.app
+        settings = app.settings
+        pool = screen.ws.servers
+        from tuichat.session.servers import option_id
         from tuichat.ui.screens.model_picker import model_choices  # pickers load when first used
 
-        return model_choices(
-            screen.model,
-            [settings.model, *getattr(settings, "models", [])],
-            screen.persona.model if screen.persona else None,
-            screen.app.server_models,
-        )
+        def configured(name: str | None) -> list[str]:
+            if pool is None or pool.owns(name):
+                return [settings.model, *getattr(settings, "models", [])]
+            return list(pool.server(name).models)
+
+        def fetched(name: str | None) -> list[str]:
+            if pool is None or pool.owns(name):
+                return app.server_models or []
+            return app.other_models.get(pool.server(name).name, [])
+
+        current = screen.conv.server
+        choices = model_choices(screen.model, configured(current),
+                                screen.persona.model if screen.persona else None, fetched(current))
+        if pool is not None:
+            own = pool.server(current).name
+            for name in pool.names:
+                if name != own:
+                    for model in dict.fromkeys([*configured(name), *fetched(name)]):
+                        choices.append((option_id(model, name), name))
+        return choices
 
     def pick_model(self) -> None:
         screen = self.screen
@@ -195,19 +214,24 @@ class SlashCommands:
         self.screen.composer.focus()
 
     async def apply_model(self, name: str) -> None:
-        """Use `name` for this thread (stored with it) from the next message on."""
-        name = name.strip()
-        if not name:
+        """Use `name` for this thread (stored with it) from the next message on. A name
+        picked from another server's list moves the thread to that server."""
+        from tuichat.session.servers import parse_option
+
+        model, server = parse_option(name.strip())
+        model = model.strip()
+        if not model:
             return
         screen = self.screen
         try:
-            await screen.conv.set_model(name)
+            await screen.conv.set_model(model, server)
         except TuichatError as exc:
             screen.report(exc)
         except LookupError:
             pass  # the thread went away; the model still applies to the next one
         screen.update_status()
-        screen.notify(f"Model: {clean_line(name)} (from the next message on)", timeout=3, markup=False)
+        where = f" on {clean_line(server)}" if server else ""
+        screen.notify(f"Model: {clean_line(model)}{where} (from the next message on)", timeout=3, markup=False)
 
     def pick_persona(self) -> None:
         screen = self.screen

@@ -11,6 +11,7 @@ from textual.widgets import Static
 from tuichat.core.budget import Balance
 from tuichat.core.errors import TuichatError
 from tuichat.core.text import clean_line
+from tuichat.servers import DEFAULT as DEFAULT_SERVER
 from tuichat.ui.widgets.thread_panel import ThreadPanel
 
 if TYPE_CHECKING:
@@ -129,7 +130,9 @@ class ScreenLayout:
         line.append(f" · {clean_line(persona)}", style="cyan")
         line.append(f" · {clean_line(conv.model)}", style="dim")
         if width >= WIDE:
-            line.append(f" · {clean_line(screen.app.server_label)}", style="dim")
+            host = screen.ws.server_label(conv.server) or screen.app.server_label
+            named = f"{conv.server} " if conv.server and conv.server != DEFAULT_SERVER else ""
+            line.append(f" · {clean_line(named)}{clean_line(host)}", style="dim")
         window, used = screen.ws.context_window, conv.context_used
         if window and used is not None:
             share = used / window

@@ -207,7 +207,7 @@ class ThreadView:
         screen = self.screen
         if screen.conv is not conv:
             return
-        self.adopt(screen.ws.conversation(conv.persona, conv.model))
+        self.adopt(screen.ws.conversation(conv.persona, conv.model, server=conv.server))
         self.show_new()
         self.refresh_threads()
         screen.say("This thread was deleted in another window; what you send now starts a new thread.")

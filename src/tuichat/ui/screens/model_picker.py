@@ -18,6 +18,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tuichat.core.text import clean_line
+from tuichat.session.servers import parse_option
 from tuichat.ui.screens.picker import PickerScreen
 
 
@@ -96,10 +97,11 @@ class ModelPicker(PickerScreen[str]):
             if typed and typed not in name.casefold():
                 continue
             label = Text(no_wrap=True, overflow="ellipsis")
+            model, server = parse_option(name)  # another named server's model names it
             # Model ids come from the server's /models: shown inert, bidi and zero-width
             # characters as marks, so two names that look alike can be told apart.
-            label.append(clean_line(name), style="bold" if name == self.current else "")
-            label.append(f"  {source}", style="dim")
+            label.append(clean_line(model), style="bold" if name == self.current else "")
+            label.append(f"  {clean_line(source) if server is None else 'on ' + clean_line(server)}", style="dim")
             options.add_option(Option(label, id=name))
         if options.option_count:
             ids = self.shown
