@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tuichat.cli.main import make_app as compose_app
+from tuichat.cli.main import server_pool
 from tuichat.config import Settings
+from tuichat.servers import default_server
 from tuichat.core.personas import default_dirs, load_personas
 from tuichat.providers.openai import OpenAIProvider
 from tuichat.store import Store
@@ -27,9 +29,11 @@ def make_app(
     thread=None,
     prices=None,
     budget=None,
+    servers=None,
 ) -> TuichatApp:
     settings = Settings(model="test-model", base_url=base_url, base_url_source="flag",
-                        keymap=keymap or {}, timeout=timeout, prices=prices or {}, budget=budget)
+                        keymap=keymap or {}, timeout=timeout, prices=prices or {}, budget=budget,
+                        servers=servers or {})
     personas = load_personas(default_dirs())
     guarded = LoopGuard(store or Store(tmp_path / "tuichat.db"))
 
@@ -41,7 +45,7 @@ def make_app(
     app: TuichatApp = compose_app(
         settings, personas, personas[persona], guarded, api_key=api_key,
         key_note="" if api_key else "No API key: set OPENAI_API_KEY.", thread=thread,
-        provider_factory=provider_factory,
+        provider_factory=provider_factory, servers=server_pool(settings, default_server(settings)),
     )
     guarded.app = app
     run_test = app.run_test

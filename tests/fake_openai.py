@@ -172,9 +172,10 @@ _REASONS = {
 
 
 class FakeServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: Any = None) -> None:
         self.host = host
         self.port = port
+        self.tls = tls  # an ssl.SSLContext: serve HTTPS (tests of ca_bundle)
         self.models: list[str] | None = list(DEFAULT_MODELS)  # None: GET /models answers 404
         self.models_delay = 0.0  # seconds before answering GET /models (a slow server)
         # Context windows, as servers tell them (None: the endpoint answers 404):
@@ -206,7 +207,7 @@ class FakeServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/v1"
 
     def start(self) -> FakeServer:
         if self._thread is not None:
@@ -219,7 +220,7 @@ class FakeServer:
             self._loop = loop
             try:
                 self._server = loop.run_until_complete(
-                    asyncio.start_server(self._handle, self.host, self.port)
+                    asyncio.start_server(self._handle, self.host, self.port, ssl=self.tls)
                 )
                 self.port = self._server.sockets[0].getsockname()[1]
             except BaseException as exc:  # report bind errors to the caller

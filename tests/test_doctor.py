@@ -23,7 +23,9 @@ def test_all_is_well_with_a_server_that_counts_tokens(fake_server, tmp_path):
     result = doctor(tmp_path, "--base-url", fake_server.base_url)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    for line in ("✓ config", "✓ personas", "✓ database", "✓ API key: from OPENAI_API_KEY (not shown)",
+    # --base-url is not OpenAI's: OPENAI_API_KEY is not sent there, and doctor says so.
+    for line in ("✓ config", "✓ personas", "✓ database", "✓ API key: none sent, only a placeholder. Not sending "
+                 "OPENAI_API_KEY to",
                  "'fake-model' is listed", "✓ a streamed reply: 'OK'", "✓ token counts: the server sends them",
                  "✓ context window: 32,768 tokens, from"):
         assert line in out, out
@@ -88,3 +90,20 @@ async def test_the_context_window_is_read_where_each_kind_of_server_tells(fake_s
     assert (await context_window(url, "k", "fake-model")).tokens == 131072  # vLLM, asked first of all
     assert (await context_window(url, "k", "not-listed-model")).tokens == 4096
     assert all(r.headers.get("authorization") == "Bearer k" for r in fake_server.requests)
+
+
+def test_doctor_checks_a_named_server_with_its_own_key(fake_server, tmp_path):
+    fake_server.require_key = "named-key-77"
+    fake_server.script(Reply.text("OK", usage="auto"))
+    (tmp_path / "config.toml").write_text(
+        f'model = "fake-model"\n[servers.lab]\nbase_url = "{fake_server.base_url}"\napi_key_env = "LAB_KEY"\n',
+        encoding="utf-8")
+    result = doctor(tmp_path, "--server", "lab", env={"LAB_KEY": "named-key-77"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✓ API key: from LAB_KEY (not shown)" in result.stdout
+    assert "✓ a streamed reply: 'OK'" in result.stdout
+    assert "named-key-77" not in result.stdout + result.stderr
+    # The default server is listed as the other one to check; an unknown name fails plainly.
+    assert "also configured: default" in result.stdout
+    result = doctor(tmp_path, "--server", "nope")
+    assert result.returncode == 1 and "✗ server: Unknown server 'nope'" in result.stdout

@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", type=Path, help=f"config file (default {paths.config_file()})")
     parser.add_argument("--db", metavar="PATH", type=Path, help=f"SQLite database (default {paths.db_path()})")
     parser.add_argument("--base-url", metavar="URL", help="the server to check (default: as the app would)")
+    parser.add_argument("--server", metavar="NAME", help="the named server ([servers.NAME]) to check")
     parser.add_argument("--model", help="the model to try (default: as the app would)")
     return parser
 
@@ -54,7 +55,8 @@ class Report:
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    from tuichat.config import load_settings, resolve_api_key, with_overrides
+    from tuichat.config import load_settings, with_overrides
+    from tuichat.servers import PLACEHOLDER_KEY, resolve_server, server_key, server_names
     from tuichat.core.personas import PersonaProblem, default_dirs, load_personas
 
     report = Report(out)
@@ -78,14 +80,30 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
     _check_database(report, args.db)
 
-    api_key, key_note = resolve_api_key(settings, os.environ)
-    server = mask_url(settings.base_url) if settings.base_url else "the default OpenAI address"
-    if api_key:
-        report.say(OK, "API key", f"from {settings.api_key_env or 'OPENAI_API_KEY'} (not shown)")
+    try:
+        chosen = resolve_server(settings, args.server, os.environ)
+    except TuichatError as exc:
+        report.say(FAIL, "server", _sentence(exc))
+        return _verdict(report)
+    others = [name for name in server_names(settings, os.environ) if name != chosen.name]
+    named = "" if chosen.name == "default" else f" {chosen.name!r}"
+    server = f"{named.strip()} ({chosen.label})" if named else (mask_url(chosen.base_url) if chosen.base_url
+                                                                else "the default OpenAI address")
+    if others:
+        report.say(OK, "servers", f"checking{named or ' the default'}; also configured: {', '.join(others)} "
+                                  "(tuichat doctor --server NAME checks one)")
+    api_key, key_note = server_key(chosen, os.environ)
+    if api_key == PLACEHOLDER_KEY:
+        report.say(OK, "API key", f"none sent, only a placeholder. {key_note}")
+    elif api_key:
+        where = key_note.removeprefix("API key ").replace("from $", "from ", 1)  # "from OPENAI_API_KEY"
+        report.say(OK, "API key", f"{where} (not shown)")
     else:
         report.say(WARN, "API key", key_note or "none set (a local server may need none)")
+    if warning := chosen.usage_warning():
+        report.say(WARN, "Azure API version", warning)
 
-    asyncio.run(_check_server(report, settings, api_key, server))
+    asyncio.run(_check_server(report, settings, chosen, api_key, server))
     return _verdict(report)
 
 
@@ -110,13 +128,11 @@ def _check_database(report: Report, db: Path | None) -> None:
         store.close()
 
 
-async def _check_server(report: Report, settings, api_key: str, server: str) -> None:  # noqa: ANN001
+async def _check_server(report: Report, settings, chosen, api_key: str, server: str) -> None:  # noqa: ANN001
     from tuichat.providers.openai import OpenAIProvider
 
-    provider = OpenAIProvider(
-        api_key=api_key or "missing", base_url=settings.base_url, timeout=min(settings.timeout, 20.0),
-        max_retries=0, azure_api_version=settings.azure_api_version, api_key_env=settings.api_key_env,
-    )
+    provider = OpenAIProvider.for_server(chosen, api_key or "missing", timeout=min(chosen.timeout, 20.0),
+                                         max_retries=0)
     try:
         models = await provider.list_models()
         if models:
@@ -150,7 +166,7 @@ async def _check_server(report: Report, settings, api_key: str, server: str) -> 
             report.say(WARN, "token counts", "the server sends none: tuichat estimates them (shown with ≈)")
         from tuichat.providers.context import context_window
 
-        window = await context_window(settings.base_url, api_key, settings.model, min(settings.timeout, 10.0))
+        window = await context_window(chosen.base_url, api_key, settings.model, min(chosen.timeout, 10.0))
         if window is not None:
             report.say(OK, "context window", f"{window.tokens:,} tokens, from {window.source}")
         else:

@@ -30,7 +30,9 @@ history commands (no API key needed; each has --help):
 
   tuichat doctor                                  check config, personas, database and server
 
-environment: OPENAI_API_KEY, OPENAI_BASE_URL (any OpenAI-compatible server).
+environment: OPENAI_API_KEY, OPENAI_BASE_URL (any OpenAI-compatible server);
+AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY, OPENAI_API_VERSION (Azure OpenAI, --server azure);
+HTTPS_PROXY, NO_PROXY (proxies). Other servers: [servers.NAME] in config.toml, --server NAME.
 config: {config}
 """
 

@@ -252,6 +252,10 @@ class OpenAIProvider:
         if isinstance(exc, openai.APIConnectionError):
             import httpx2
 
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc.__cause__):
+                return self._error("connection", "The server's certificate is not trusted",
+                                   f"{url} presented a TLS certificate no trusted CA signed. Behind a company "
+                                   "proxy, set ca_bundle in config.toml to the company's CA certificate (PEM).")
             if isinstance(exc.__cause__, httpx2.ConnectError):
                 detail = f"Nothing answered at {url}. Is the server running, and is the base URL right?"
             else:
