@@ -349,10 +349,11 @@ def print_run(r: Result, i: int) -> None:
 # ======================================================================= headless
 
 
-def _build_app(base_url: str, db: Path):  # type: ignore[no-untyped-def]
+def _build_app(base_url: str, db: Path, variant: str | None = None):  # type: ignore[no-untyped-def]
     """The app as tests/apphelpers.py's make_app builds it, with the CLI's provider
     settings (default timeout and retries) and the placeholder key a keyless local server
-    gets."""
+    gets. `variant` "with": replies priced from genai-prices' table (as OpenAI's own
+    replies are), "without": no price and no per-reply line (the A/B of --stats-ab)."""
     from tuichat.config import PLACEHOLDER_KEY, Settings
     from tuichat.core.personas import default_dirs, load_personas
     from tuichat.providers.openai import OpenAIProvider
@@ -365,10 +366,24 @@ def _build_app(base_url: str, db: Path):  # type: ignore[no-untyped-def]
     def provider_factory() -> OpenAIProvider:
         return OpenAIProvider(api_key=PLACEHOLDER_KEY, base_url=base_url, timeout=settings.timeout)
 
-    return TuichatApp(
+    app = TuichatApp(
         store=Store(db), settings=settings, personas=personas, persona=personas["default"],
-        provider_factory=provider_factory, api_key=PLACEHOLDER_KEY, model_override="fake",
+        provider_factory=provider_factory, api_key=PLACEHOLDER_KEY,
+        model_override="gpt-4o-mini" if variant else "fake",
     )
+    if variant == "with":
+        from tuichat.session.pricing import Pricing
+
+        # Priced as a reply from OpenAI is: the table loads in the warm-up, the cost after the reply.
+        app.ws.pricing = Pricing({}, "https://api.openai.com/v1")
+    elif variant == "without":
+        import tuichat.ui.screens.chat_send as chat_send
+        import tuichat.ui.screens.chat_view as chat_view
+        from tuichat.session.pricing import Pricing
+
+        app.ws.pricing = Pricing()  # a local server: no price
+        chat_send.reply_stats = chat_view.reply_stats = lambda message: None  # no line under the reply
+    return app
 
 
 async def _until(predicate, timeout: float, step: float = 0.01) -> bool:  # type: ignore[no-untyped-def]
@@ -380,12 +395,15 @@ async def _until(predicate, timeout: float, step: float = 0.01) -> bool:  # type
     return True
 
 
-def headless_once(case: Case, backend: Backend, db: Path, profile: Path | None, warmup: bool = True) -> Result:
+def headless_once(case: Case, backend: Backend, db: Path, profile: Path | None, warmup: bool = True,
+                  variant: str | None = None) -> Result:
     """One headless run in a fresh python process, so every run is the first send of a
-    new app, as in the tmux harness (no run inherits another's warmed-up caches)."""
+    new app, as in the tmux harness (no run inherits another's warmed-up caches).
+    `variant` (--stats-ab): "with" the per-reply line and its cost from the price table,
+    or "without" either."""
     job = {"base_url": backend.base_url, "tokens": case.tokens, "rate": case.rate,
            "chunk_chars": case.chunk_chars, "seed": case.seed, "db": str(db),
-           "profile": str(profile) if profile else None, "warmup": warmup}
+           "profile": str(profile) if profile else None, "warmup": warmup, "variant": variant}
     backend.events.clear()
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--headless-child", json.dumps(job)],
                           capture_output=True, text=True, env=os.environ.copy())
@@ -411,17 +429,18 @@ def headless_child(job_json: str) -> int:
 
     case = make_case(job["tokens"], job["rate"], job["chunk_chars"], job["seed"])
     profile = Path(job["profile"]) if job["profile"] else None
-    st = asyncio.run(_headless(case, job["base_url"], Path(job["db"]), profile, job["warmup"]))
+    st = asyncio.run(_headless(case, job["base_url"], Path(job["db"]), profile, job["warmup"], job.get("variant")))
     print(json.dumps(st), flush=True)
     return 0
 
 
-async def _headless(case: Case, base_url: str, db: Path, profile: Path | None, warmup: bool) -> dict[str, float]:
+async def _headless(case: Case, base_url: str, db: Path, profile: Path | None, warmup: bool,
+                    variant: str | None = None) -> dict[str, float]:
     from tuichat.ui.screens.chat import ChatScreen
     from tuichat.ui.widgets.composer import Composer
     from tuichat.ui.widgets.transcript import Transcript
 
-    app = _build_app(base_url, db)
+    app = _build_app(base_url, db, variant)
     async with app.run_test(size=SIZE) as pilot:
         await _until(lambda: isinstance(app.screen, ChatScreen), 10)
         await pilot.pause()
@@ -493,6 +512,15 @@ async def _headless(case: Case, base_url: str, db: Path, profile: Path | None, w
         await pilot.press("enter")
         timeout = 60 + (case.tokens / case.rate if case.rate > 0 else 0)
         done = await _until(lambda: "paint_last" in st and not screen.generating, timeout, 0.005)
+        if done and variant == "with":
+            # The line under the reply, with its cost from the price table, is drawn.
+            done = await _until(lambda: "$" in (transcript._entries[-1].stats or ""), 10, 0.005)
+            await pilot.pause()
+            st["stats_line"] = transcript._entries[-1].stats  # type: ignore[assignment]
+        elif done and variant == "without":
+            await pilot.pause()  # as many frames as the other variant
+            if transcript._entries[-1].stats:
+                raise RuntimeError("headless: the per-reply line was drawn with --stats-ab's 'without'")
         cpu = time.process_time() - cpu0
         gc.callbacks.remove(gc_watch)
         if profiler is not None:
@@ -725,7 +753,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="measure the first reply of a new app (default: a warm-up reply first)")
     p.add_argument("--profile", type=Path, default=None,
                    help="headless: write a cProfile of each run into this directory")
+    p.add_argument("--stats-ab", action="store_true",
+                   help="headless A/B: the per-reply line and its cost from the price table, against neither, "
+                        "interleaved (--runs pairs of 2,000 tokens at --rates' first rate)")
     args = p.parse_args(argv)
+    if args.stats_ab:
+        return stats_ab(args)
     if args.quick:
         args.runs = args.paced_long_runs = 1
     sizes = [int(x) for x in args.sizes.split(",")]
@@ -784,6 +817,50 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(root, ignore_errors=True)
     print(f"load average after: {load_average()}")
     summary(results, harnesses, args.fixed_tokens)
+    return 0
+
+
+STATS_BUDGET = 0.02  # the line may add at most 2% to a reply's CPU ("nothing measurable")
+
+
+def stats_ab(args: argparse.Namespace) -> int:
+    """The per-reply line (tokens, cost, speed) costs nothing while streaming: a reply's
+    CPU with the line and its cost from genai-prices' table, and without either, in
+    interleaved runs of fresh processes; the difference beside the runs' own spread."""
+    from startup import load_average, sigterm_to_exit
+
+    sigterm_to_exit()
+    root = Path(tempfile.mkdtemp(prefix="tuichat-stats-"))
+    os.environ["XDG_CONFIG_HOME"] = str(root / "config")
+    os.environ["XDG_DATA_HOME"] = str(root / "data")
+    for name in [k for k in os.environ if k.startswith(("OPENAI_", "AZURE_OPENAI_"))]:
+        del os.environ[name]
+    rate = float(args.rates.split(",")[0])
+    case = make_case(2000, rate, args.chunk_chars, args.seed)
+    text_file = root / "reply.md"
+    text_file.write_text(case.text, encoding="utf-8")
+    print(f"load average before: {load_average()} (on {os.cpu_count()} CPUs)")
+    print(f"per-reply line A/B, headless, {case.label}, {args.runs} pairs, interleaved")
+    cpu: dict[str, list[float]] = {"with": [], "without": []}
+    backend = Backend(case, text_file)
+    try:
+        for i in range(args.runs):
+            for variant in (("with", "without") if i % 2 == 0 else ("without", "with")):
+                tmp = root / f"run-{i}-{variant}"
+                tmp.mkdir()
+                r = headless_once(case, backend, tmp / "tuichat.db", None, args.warmup, variant)
+                cpu[variant].append(r.cpu)
+                print(f"  pair {i + 1} {variant:8} CPU {r.cpu:6.3f} s", flush=True)
+    finally:
+        backend.close()
+        shutil.rmtree(root, ignore_errors=True)
+    with_, without = median(cpu["with"]), median(cpu["without"])
+    added = (with_ - without) / without
+    low, high = min(cpu["without"]), max(cpu["without"])
+    print(f"load average after: {load_average()}")
+    print(f"median CPU per reply: with the line {with_:.3f} s, without {without:.3f} s;"
+          f" added {added:+.1%} (budget <= {STATS_BUDGET:.0%}: {'ok' if added <= STATS_BUDGET else 'OVER'});"
+          f" the runs without it alone range over {low:.3f}-{high:.3f} s ({(high - low) / without:.0%})")
     return 0
 
 
