@@ -224,3 +224,39 @@ def test_delete_confirmation(snap_compare, tmp_path):
     store = seeded_store(tmp_path)
     app = make_app(tmp_path, NO_SERVER, store=store, thread=store.latest_thread())
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready(shows("stopped"), keys=("f8",)))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_context_cut_marker(snap_compare, tmp_path, fake_server, size):
+    """A thread longer than the context: the marker where the messages sent begin."""
+    store = Store(tmp_path / "tuichat.db")
+    thread = store.create_thread("default", "test-model")
+    for i in range(3):
+        store.add_message(thread.id, "user", f"Old question {i}: " + "tell me more " * 120)
+        store.add_message(thread.id, "assistant", f"Old answer {i}: " + "there is more " * 120)
+    store.add_message(thread.id, "user", "Short question")
+    store.add_message(thread.id, "assistant", "Short answer")
+    fake_server.script(Reply.text("Here it is."))
+    app = make_app(tmp_path, fake_server.base_url, store=store, thread=thread)
+    app.settings.base_url = "http://fake-server/v1"  # the label only: its port differs per run
+    app.ws.context_window = 1200
+    app.ws.session._clock = lambda: 0.0  # the line under the reply shows no run-dependent timing
+
+    async def run_before(pilot) -> None:
+        await ready(shows("Short answer"))(pilot)
+        screen = pilot.app.screen
+        screen.composer.text = "And now?"
+        await pilot.press("enter")
+        await ready(lambda app: app.screen.transcript.cut_marker is not None and not app.screen.generating
+                    and "Here it is." in app.screen.transcript.all_text(),
+                    # The thread list has re-read the thread the send touched.
+                    lambda app: app.screen.thread_list.option_count == 1
+                    and not app.screen.thread_list.live)(pilot)
+        transcript = screen.transcript
+        index = next(i for i, entry in enumerate(transcript._entries) if entry.cut_above)
+        transcript._show_entry(index)  # the marker at the top of the view
+        pilot.app.clear_notifications()  # the toast saying so would cover it
+        screen.composer.cursor_blink = False  # the run took long enough for the cursor to blink
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -166,7 +166,8 @@ async def _check_server(report: Report, settings, chosen, api_key: str, server: 
             report.say(WARN, "token counts", "the server sends none: tuichat estimates them (shown with ≈)")
         from tuichat.providers.context import context_window
 
-        window = await context_window(chosen.base_url, api_key, settings.model, min(chosen.timeout, 10.0))
+        window = await context_window(chosen.base_url, api_key, settings.model, min(chosen.timeout, 10.0),
+                                      headers=chosen.headers, ca_bundle=chosen.ca_bundle)
         if window is not None:
             report.say(OK, "context window", f"{window.tokens:,} tokens, from {window.source}")
         else:

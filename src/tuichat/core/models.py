@@ -84,8 +84,12 @@ class Message:
     # Not stored: about how many prompt tokens were sent when the server's count shows it
     # cut the prompt (core.tokens.truncated_prompt), for the front end to warn at once.
     prompt_cut: int | None = None
-    # Not stored: how many of the oldest messages were left out to fit the context window.
+    # Not stored: how many of the oldest messages were left out to fit the context window,
+    # the first message sent after them (where the transcript marks the cut), and the
+    # context window the request was fitted to (None: not known).
     left_out: int = 0
+    cut_before: int | None = None
+    window: int | None = None
 
     @property
     def cut_off(self) -> bool:

@@ -25,6 +25,11 @@ def _include(message: Message) -> bool:
     return False
 
 
+def sendable(history: list[Message]) -> list[Message]:
+    """The messages of `history` that build_messages sends, in order."""
+    return [m for m in history if _include(m)]
+
+
 def build_messages(persona: Persona | None, history: list[Message]) -> list[dict[str, str]]:
     """The persona's system prompt, then the thread in order, as {"role", "content"}.
 
@@ -33,7 +38,7 @@ def build_messages(persona: Persona | None, history: list[Message]) -> list[dict
     messages: list[dict[str, str]] = []
     if persona is not None and persona.system_prompt.strip():
         messages.append({"role": "system", "content": persona.system_prompt})
-    messages.extend({"role": m.role, "content": m.content} for m in history if _include(m))
+    messages.extend({"role": m.role, "content": m.content} for m in sendable(history))
     return messages
 
 

@@ -7,6 +7,7 @@ what Ollama actually uses). Only the configured server is asked, with its own ke
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +18,20 @@ class ContextWindow:
     source: str  # where it was read, for the doctor's report
 
 
-async def context_window(base_url: str | None, api_key: str, model: str, timeout: float = 10.0) -> ContextWindow | None:
+async def context_window(base_url: str | None, api_key: str, model: str, timeout: float = 10.0, *,
+                         headers: tuple[tuple[str, str], ...] = (), ca_bundle: str | None = None) -> ContextWindow | None:
+    import ssl
+
     import httpx2
 
     base = (base_url or "https://api.openai.com/v1").rstrip("/")
     root = re.sub(r"/v1$", "", base)
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    async with httpx2.AsyncClient(timeout=timeout, headers=headers) as http:
+    sent = {**dict(headers), **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
+    verify: ssl.SSLContext | bool = True
+    if ca_bundle:
+        verify = ssl.create_default_context()
+        verify.load_verify_locations(cafile=str(Path(ca_bundle).expanduser()))
+    async with httpx2.AsyncClient(timeout=timeout, headers=sent, verify=verify) as http:
         for probe in (_from_models, _from_props, _from_ollama):
             try:
                 found = await probe(http, base, root, model)

@@ -70,6 +70,7 @@ class OpenAIProvider:
         # Some servers answer 400 or 422 to stream_options; after one such answer, stop
         # sending it to this server (the reply's tokens are then estimated, marked "≈").
         self._send_stream_options = stream_usage
+        self._windows: dict[str, asyncio.Future[int | None]] = {}  # model -> its context window, asked once
 
     @classmethod
     def for_server(cls, server: Server, api_key: str, **kwargs: Any) -> OpenAIProvider:
@@ -159,6 +160,31 @@ class OpenAIProvider:
         except Exception:  # a missing model list must never break anything
             return []
         return sorted(ids)
+
+    def context_window(self, model: str) -> asyncio.Future[int | None]:
+        """The model's context window as this server tells it (vLLM, llama.cpp, Ollama,
+        OpenRouter; see context.py), asked once per model, with this server's own key;
+        None when it does not tell. OpenAI and Azure are not asked: they have no such
+        endpoint (the price table knows their models)."""
+        found = self._windows.get(model)
+        if found is None:
+            found = asyncio.ensure_future(self._ask_window(model))
+            self._windows[model] = found
+        return found
+
+    async def _ask_window(self, model: str) -> int | None:
+        from tuichat.servers import is_openai
+
+        if self._azure or is_openai(self._base_url):
+            return None
+        from tuichat.providers.context import context_window
+
+        try:
+            window = await context_window(self._base_url, self._api_key, model, min(self._timeout, 10.0),
+                                          headers=self._headers, ca_bundle=self._ca_bundle)
+        except Exception:  # noqa: BLE001 - a hint only; never worth an error
+            return None
+        return window.tokens if window is not None else None
 
     # --- streaming -------------------------------------------------------------------
 

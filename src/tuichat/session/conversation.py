@@ -80,6 +80,11 @@ class Conversation:
         # Tokens the context held at the last counted reply (its prompt and itself), for
         # the status line's share of the context window.
         self.context_used: int | None = None
+        # The context window the last send was fitted to (the server's, the price
+        # table's or config.toml's), and where it cut: (first message sent, how many
+        # older ones were not) when the oldest were left out.
+        self.window: int | None = None
+        self.cut: tuple[int, int] | None = None
         self.can_continue = False  # the last reply was cut off at the token limit
         self._pending = False  # a prompt is being saved: the lock is already taken
         self._stop_pending = False  # Esc while it was saved: the reply is not started

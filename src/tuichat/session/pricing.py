@@ -12,6 +12,7 @@ after the reply (see session/send.py).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -54,6 +55,18 @@ class Pricing:
         if self.provider is not None:
             self.cost("gpt-4o-mini", Usage(1, 1, 2))
 
+    def context_window(self, model: str) -> int | None:
+        """The model's context window from the price table's data, when this server's
+        models can be in it and the table is loaded already (the app's warm-up loads it;
+        a send never waits a second for the import)."""
+        if self.provider is None or "genai_prices" not in sys.modules:
+            return None
+        try:
+            window = _table_model(model, self.provider).context_window
+        except Exception:  # noqa: BLE001 - an unknown model or odd data: not known
+            return None
+        return window if isinstance(window, int) and window > 0 else None
+
     def cost(self, model: str | None, usage: Usage | None) -> Cost | None:
         if usage is None or not model or not (usage.prompt_tokens or usage.completion_tokens):
             return None
@@ -65,6 +78,12 @@ class Pricing:
         else:
             return None
         return None if dollars is None else Cost(dollars, usage.estimated)
+
+
+def _table_model(model: str, provider: str):  # noqa: ANN202
+    from genai_prices import data_snapshot
+
+    return data_snapshot.get_snapshot().find_provider_model(model, None, provider, None)[1]
 
 
 def _table_price(model: str, provider: str, usage: Usage) -> float | None:

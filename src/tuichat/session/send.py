@@ -25,7 +25,7 @@ from tuichat.core.models import (
     Thread,
     Usage,
 )
-from tuichat.core.prompt import build_messages, fit_context
+from tuichat.core.prompt import build_messages, fit_context, sendable
 from tuichat.core.text import encodable, first_line
 from tuichat.core.tokens import estimate_usage, truncated_prompt
 from tuichat.providers.base import Provider
@@ -37,6 +37,9 @@ from tuichat.store.leases import HEARTBEAT_SECONDS, new_owner
 # that a crash loses at most a second of text, rarely enough that SQLite never shows up in
 # a profile of a fast local model.
 CHECKPOINT_SECONDS = 1.0
+# How long the first send of a model waits for the server to tell its context window.
+DETECT_WAIT_SECONDS = 1.5
+
 # The final write of a reply is tried this often, this far apart, before the text is left
 # on screen only (each try may itself wait busy_timeout for a lock).
 FINAL_ATTEMPTS = 3
@@ -152,10 +155,15 @@ class ChatSession:
         messages = build_messages(persona, history)
         if continuing is not None:
             messages.append({"role": "user", "content": CONTINUE_PROMPT})
-        left_out = 0
-        if self.context_window:
-            reserve = min((persona.max_tokens if persona else None) or 1024, self.context_window // 2)
-            messages, left_out = fit_context(messages, self.context_window, reserve)
+        provider = await self._provider_for(thread.server) if self._provider_for else self.provider
+        window = await self.window_for(provider, model)
+        left_out, cut_before = 0, None
+        if window:
+            reserve = min((persona.max_tokens if persona else None) or 1024, window // 2)
+            messages, left_out = fit_context(messages, window, reserve)
+            sent = sendable(history)
+            if 0 < left_out < len(sent):
+                cut_before = sent[left_out].id
         if continuing is not None:
             reply = dataclasses.replace(continuing, status=STREAMING)
         else:
@@ -176,7 +184,6 @@ class ChatSession:
         heartbeat = asyncio.create_task(self._heartbeat(saver))
         sent_at, first_token_at = self._clock(), None
         try:
-            provider = await self._provider_for(thread.server) if self._provider_for else self.provider
             async for event in provider.stream(messages, model, request_params(persona)):
                 if first_token_at is None and isinstance(event, TextDelta | ReasoningDelta):
                     first_token_at = self._clock()
@@ -218,7 +225,7 @@ class ChatSession:
                 usage = before if usage is None else Usage(
                     before.prompt_tokens + usage.prompt_tokens, before.completion_tokens + usage.completion_tokens,
                     before.total_tokens + usage.total_tokens, before.estimated or usage.estimated)
-            reply.left_out = left_out
+            reply.left_out, reply.cut_before, reply.window = left_out, cut_before, window
             if first_token_at is not None:
                 reply.first_token_ms = round((first_token_at - sent_at) * 1000)
                 reply.duration_ms = round((self._clock() - sent_at) * 1000)
@@ -232,6 +239,27 @@ class ChatSession:
                 reply.status = stored  # another process may have set it meanwhile
                 await self._price(reply)
         return reply
+
+    async def window_for(self, provider: Provider, model: str) -> int | None:
+        """The context window to fit a request to: what the server tells (asked once per
+        model, waited for at most DETECT_WAIT_SECONDS, so a slow server delays only the
+        first send, and never fails it), else the price table's figure for the model,
+        else config.toml's context_window. A configured context_window also caps what
+        was found: a user who sets it lower means it (a server that reads less than the
+        model's maximum, say)."""
+        found: int | None = None
+        detect = getattr(provider, "context_window", None)
+        if detect is not None:
+            try:
+                found = await asyncio.wait_for(asyncio.shield(detect(model)), DETECT_WAIT_SECONDS)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - only a hint: send without it
+                found = None
+        if found is None and self.pricing.provider is not None:
+            found = await asyncio.to_thread(self.pricing.context_window, model)
+        configured = self.context_window
+        if configured and found:
+            return min(configured, found)
+        return configured or found
 
     async def _price(self, reply: Message) -> None:
         """Price the reply once its text is safe: in a thread, since the price table may

@@ -135,7 +135,7 @@ class ScreenLayout:
             host = screen.app.server_label if own else screen.ws.server_label(conv.server) or ""
             named = f"{conv.server} " if conv.server and conv.server != DEFAULT_SERVER else ""
             line.append(f" · {clean_line(named)}{clean_line(host)}", style="dim")
-        window, used = screen.ws.context_window, conv.context_used
+        window, used = conv.window or screen.ws.context_window, conv.context_used
         if window and used is not None:
             share = used / window
             line.append(f" · context {share:.0%}", style="bold red" if share >= 1 else "yellow" if share >= 0.8 else "dim")

@@ -348,11 +348,14 @@ class Sender:
             if (used := context_used([message])) is not None:
                 conv.context_used = used
             conv.can_continue = message.cut_off
+            conv.window = message.window or conv.window
+            conv.cut = (message.cut_before, message.left_out) if message.cut_before is not None else None
+            self.screen.view.mark_cut(conv)
             if message.left_out:
                 n = message.left_out
-                self.screen.say(f"{n:,} earlier message{'s were' if n != 1 else ' was'} not sent: the thread no "
-                                "longer fits the model's context (context_window in config.toml). The system "
-                                "prompt and the newest messages were sent.")
+                self.screen.notify(f"{n:,} earlier message{'s were' if n != 1 else ' was'} not sent: the thread "
+                                   "no longer fits the model's context (marked in the conversation).",
+                                   title="Context full", timeout=6, markup=False)
             if message.prompt_cut is not None and message.usage is not None:
                 advice = truncation_advice(message.prompt_cut, message.usage.prompt_tokens)
                 self.screen.say(advice)

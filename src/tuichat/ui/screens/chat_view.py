@@ -144,6 +144,7 @@ class ThreadView:
             transcript.add_message(shown.role, shown.content, status=shown.status, reasoning=shown.reasoning,
                                    model=shown.model, note=shown.note, message_id=shown.message_id,
                                    version=shown.version, stats=shown.stats)
+        self.mark_cut(conv)
         if page.messages:
             oldest = page.messages[0].id
 
@@ -170,6 +171,17 @@ class ThreadView:
             if live.stopping:
                 transcript.end_reply("stopped")
             live.viewer = screen.sender.viewer()
+
+    def mark_cut(self, conv: Conversation) -> None:
+        """Mark where the last send of `conv` began when it left older messages out."""
+        if conv is not self.screen.conv:
+            return
+        if conv.cut is None:
+            self.transcript.mark_cut(None)
+            return
+        first, count = conv.cut
+        words = f"{count:,} earlier message{'s' if count != 1 else ''} not sent (they do not fit the model's context)"
+        self.transcript.mark_cut(first, words)
 
     @property
     def synced(self) -> bool:

@@ -39,6 +39,7 @@ class TranscriptBase(ScrollView):
     _jump: tuple[int, str | None] | None
     _older: OlderLoader | None
     _unloaded: int
+    _cut: tuple[int, str] | None
     _older_lock: asyncio.Lock
     _new_below: bool
 

@@ -70,6 +70,9 @@ class Entry:
         self.message_id = message_id
         self.version = version
         self.stats = stats
+        # A line drawn above the message: where the messages sent to the model begin
+        # ("12 earlier messages not sent"), set by Transcript.mark_cut.
+        self.cut_above: str | None = None
         self.width = 0  # the width `lines` were rendered at; 0: not rendered
         self.lines: list[Strip] = []
         self.height = 1  # exact when `measured` is the current width, else an estimate
@@ -79,7 +82,7 @@ class Entry:
         """A cheap guess of the rendered height, used until the message is rendered."""
         text_len = len(self.content) + len(self.reasoning)
         newlines = self.content.count("\n") + self.reasoning.count("\n")
-        return 3 + newlines + text_len // max(1, width - 2)
+        return 3 + newlines + text_len // max(1, width - 2) + (2 if self.cut_above else 0)
 
     def render(self, view: Transcript, width: int) -> None:
         self.lines = view._message_lines(self, width)

@@ -172,8 +172,9 @@ class Rendering(TranscriptBase):
             style = self._style("transcript--user")
             body = self._render_plain(sanitize(entry.content), width - 2, Style())
             lines = self._header_lines(entry, width) + self._barred(body, "▌ ", style)
-            return self._dim_superseded(entry, [*lines, *self._footer_lines(entry, width), blank])
-        lines = self._header_lines(entry, width)
+            lines = self._dim_superseded(entry, [*lines, *self._footer_lines(entry, width), blank])
+            return self._cut_lines(entry, width) + lines
+        lines = self._cut_lines(entry, width) + self._header_lines(entry, width)
         if entry.reasoning.strip():
             lines.append(self._thinking_label(width))
             lines += self._render_reasoning(sanitize(entry.reasoning.strip()), width)
@@ -184,6 +185,13 @@ class Rendering(TranscriptBase):
         lines += self._footer_lines(entry, width)
         lines.append(blank)
         return self._dim_superseded(entry, lines)
+
+    def _cut_lines(self, entry: Entry, width: int) -> list[Strip]:
+        """The marker above the first message sent when older ones were left out."""
+        if not entry.cut_above:
+            return []
+        text = Text(f"┄┄ {entry.cut_above} ┄┄", style=self._style("transcript--cut"))
+        return [*self._strips(text, width), Strip.blank(width)]
 
     def _dim_superseded(self, entry: Entry, lines: list[Strip]) -> list[Strip]:
         """An earlier version of a message (kept for history, no longer sent) is dimmed."""

@@ -87,6 +87,7 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         "transcript--cursor",
         "transcript--superseded",
         "transcript--marker",
+        "transcript--cut",
     }
 
     DEFAULT_CSS = """
@@ -113,6 +114,7 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         & > .transcript--cursor { background: $primary 25%; }
         & > .transcript--superseded { text-style: dim italic; }
         & > .transcript--marker { background: $accent 30%; text-style: bold; }
+        & > .transcript--cut { color: $text-warning; text-style: italic; }
     }
     """
 
@@ -148,6 +150,7 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         self._unloaded = 0  # user/assistant messages older than the first entry, not read
         self._older_lock = asyncio.Lock()  # one older page read at a time
         self._new_below = False  # text arrived below the view while the user read above
+        self._cut: tuple[int, str] | None = None  # (message id, text): mark_cut's marker
         self.jump_key = "ctrl+end"  # named by the "new text below" marker
 
     # ----------------------------------------------------------------- public API
@@ -167,6 +170,7 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         self._jump = None
         self._older = None
         self._unloaded = 0
+        self._cut = None
         self._set_virtual_size(Size(self._width, 0))
         self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
@@ -192,6 +196,8 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         as ‹ 2/3 › on its header; `stats`: a reply's tokens and speed, a dim line under it.
         """
         entry = Entry(role, content, status, reasoning, model, note, message_id, version, stats)
+        if self._cut is not None and message_id == self._cut[0]:
+            entry.cut_above = self._cut[1]
         entry.height = entry.estimate(self._width or 80)
         self._entries.append(entry)
         self._added()
@@ -244,6 +250,29 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         """The view is at the end and follows what is added there."""
         return self._at_end
 
+
+    def mark_cut(self, message_id: int | None, text: str | None = None) -> None:
+        """Draw `text` above the message `message_id`: where the messages sent to the
+        model begin when the oldest were left out ("12 earlier messages not sent").
+        One marker at a time; None removes it. A message not loaded yet (further up)
+        gets it when it is."""
+        self._cut = (message_id, text) if message_id is not None and text else None
+        for index, entry in enumerate(self._entries):
+            want = text if self._cut is not None and entry.message_id == message_id else None
+            if entry.cut_above != want:
+                entry.cut_above = want
+                entry.drop()
+                entry.measured = 0
+                entry.height = entry.estimate(self._width or 80)
+                self._valid = min(self._valid, index)
+        if self._width > 0 and self.is_mounted:
+            self._layout(self._at_end)
+            self.refresh()
+
+    @property
+    def cut_marker(self) -> tuple[int, str] | None:
+        """(message id, text) of the marker mark_cut drew, if any."""
+        return self._cut
 
     def add_notice(self, text: str) -> None:
         """Append a dim system notice (a persona greeting, an error)."""
