@@ -260,3 +260,19 @@ def test_context_cut_marker(snap_compare, tmp_path, fake_server, size):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_compacted_thread(snap_compare, tmp_path, size):
+    """A /compact summary in force, shown after the messages it stands for."""
+    store = Store(tmp_path / "tuichat.db")
+    thread = store.create_thread("default", "test-model")
+    first = store.add_message(thread.id, "user", "What is a context window?")
+    answer = store.add_message(thread.id, "assistant", "The tokens a model can read at once.")
+    store.add_message(thread.id, "user", "And 日本語?")
+    store.add_message(thread.id, "assistant", "日本語は一文字が一トークン前後です。")
+    store.add_message(thread.id, "assistant", "The user asked what a context window is (the tokens a model "
+                      "reads at once) and how Japanese counts.", summary_of=answer.id)
+    assert first.id < answer.id
+    app = make_app(tmp_path, NO_SERVER, store=store, thread=thread)
+    assert snap_compare(app, terminal_size=size, run_before=ready(shows("sent in place of"), shows("┄┄ the messages above")))

@@ -42,6 +42,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("system", "[TEXT]", "show this thread's system prompt, or set it for this thread", "optional",
                 keep_lines=True),
     CommandSpec("usage", "", "tokens and speed of this thread's replies, in total", "none"),
+    CommandSpec("compact", "[undo]", "summarise the earlier part of this thread into one message, sent in its "
+                "place (undo: send the original messages again)", "optional", True, ("undo",)),
     CommandSpec("balance", "", "what this month's budget has left ([budget] in config.toml)", "none"),
     CommandSpec("help", "", "every key and command", "none"),
 )

@@ -81,6 +81,8 @@ class Message:
     first_token_ms: int | None = None
     duration_ms: int | None = None
     cost: float | None = None  # US dollars, when the model has a price (estimated if usage is)
+    # A /compact summary: the id of the last message it stands for (None: not a summary).
+    summary_of: int | None = None
     # Not stored: about how many prompt tokens were sent when the server's count shows it
     # cut the prompt (core.tokens.truncated_prompt), for the front end to warn at once.
     prompt_cut: int | None = None

@@ -58,7 +58,7 @@ def turns(messages: list[Message]) -> list[Turn]:
             else:
                 groups.append([(message, [])])
                 by_root[message.id] = groups[-1]
-        elif message.role == "assistant" and groups and message.status != ERROR:
+        elif message.role == "assistant" and groups and message.status != ERROR and message.summary_of is None:
             # A failed reply is not a version: it stays shown where it is, and F5 asks again.
             groups[-1][-1][1].append(message)
     for group in groups:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tuichat.core.errors import TuichatError
-from tuichat.core.models import Message, Persona, Thread
+from tuichat.core.models import SUPERSEDED, Message, Persona, Thread
+from tuichat.core.prompt import KEEP_TURNS, active_summary, compact_range
 from tuichat.core.tokens import Totals, totals
 from tuichat.core.versions import plan_pick, prompt_ids, turns, version_labels
 from tuichat.session.replies import LiveReply, ReplyViewer
@@ -85,6 +86,8 @@ class Conversation:
         # older ones were not) when the oldest were left out.
         self.window: int | None = None
         self.cut: tuple[int, int] | None = None
+        # With a /compact summary in force: the first message after those it stands for.
+        self.summary_mark: int | None = None
         self.can_continue = False  # the last reply was cut off at the token limit
         self._pending = False  # a prompt is being saved: the lock is already taken
         self._stop_pending = False  # Esc while it was saved: the reply is not started
@@ -166,12 +169,48 @@ class Conversation:
             self._pending = self._stop_pending = False
             self.ws.changed()
 
-    def _start(self, viewer: ReplyViewer | None, continuing: Message | None = None) -> LiveReply:
+    def _start(self, viewer: ReplyViewer | None, continuing: Message | None = None,
+               summarise: int | None = None) -> LiveReply:
         assert self.thread is not None
         self.can_retry = False
         own = self.thread.system_prompt
         return self.ws.replies.start(self.thread, self.persona, self.model, viewer, system_prompt=own,
-                                     continuing=continuing)
+                                     continuing=continuing, summarise=summarise)
+
+    async def compact(self, viewer: ReplyViewer | None) -> tuple[LiveReply, int]:
+        """/compact: summarise what is sent now but the newest turns into one message,
+        streamed like a reply; from then on it is sent in their place (they stay stored
+        and shown). Returns the reply and how many messages it summarises. TuichatError
+        when there is too little to summarise, BusyError while a reply runs here."""
+        if self.busy:
+            raise BusyError("A reply is still generating", "Press Esc to stop it, then /compact.")
+        if self.thread is None:
+            raise TuichatError("Nothing to compact yet", "Compacting summarises the earlier part of a thread.")
+        self._pending = True
+        self.ws.changed()
+        try:
+            found = compact_range(await self.ws.db.messages(self.thread.id))
+            if found is None:
+                raise TuichatError("Nothing to compact yet", f"/compact keeps the newest {KEEP_TURNS} turns as they "
+                                   "are and summarises what came before; this thread has nothing before them.")
+            upto, count = found
+            live = self._start(viewer, summarise=upto)
+            live.new_version = True  # read back when done: the transcript shows it as a summary
+            return live, count
+        finally:
+            self._pending = False
+            self.ws.changed()
+
+    async def uncompact(self) -> bool:
+        """/compact undo: the summary in force is kept but no longer sent; the messages
+        it stood for are sent again. False when no summary is in force."""
+        if self.thread is None or self.busy:
+            return False
+        summary = active_summary(await self.ws.db.messages(self.thread.id))
+        if summary is None:
+            return False
+        await self.ws.db.update_message(summary.id, status=SUPERSEDED)
+        return True
 
     async def _commit_edit(self, prompt: Message, text: str) -> Message | None:
         try:

@@ -124,7 +124,7 @@ class Replies:
 
     def start(
         self, thread: Thread, persona: Persona | None, model: str, viewer: ReplyViewer | None = None,
-        *, system_prompt: str | None = None, continuing: Message | None = None,
+        *, system_prompt: str | None = None, continuing: Message | None = None, summarise: int | None = None,
     ) -> LiveReply:
         """Start the reply to the thread's history as stored. Refuses (RuntimeError) a
         second reply in the same thread: the caller checks `get` first."""
@@ -139,19 +139,21 @@ class Replies:
         live.viewer = viewer
         self._live[thread.id] = live
         live.task = asyncio.get_running_loop().create_task(
-            self._run(live, persona, system_prompt, continuing), name=f"reply-{thread.id}"
+            self._run(live, persona, system_prompt, continuing, summarise), name=f"reply-{thread.id}"
         )
         if self.listener is not None:
             self.listener.reply_started(live)
         return live
 
     async def _run(
-        self, live: LiveReply, persona: Persona | None, system_prompt: str | None, continuing: Message | None = None
+        self, live: LiveReply, persona: Persona | None, system_prompt: str | None, continuing: Message | None = None,
+        summarise: int | None = None,
     ) -> None:
         session = self._session()
         try:
             live.message = await session.reply(
-                live.thread, persona, live, model=live.model, system_prompt=system_prompt, continuing=continuing
+                live.thread, persona, live, model=live.model, system_prompt=system_prompt, continuing=continuing,
+                summarise=summarise,
             )
             live.status = live.message.status
         except asyncio.CancelledError:

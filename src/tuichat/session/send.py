@@ -25,7 +25,7 @@ from tuichat.core.models import (
     Thread,
     Usage,
 )
-from tuichat.core.prompt import build_messages, fit_context, sendable
+from tuichat.core.prompt import build_messages, fit_context, sendable, summary_request
 from tuichat.core.text import encodable, first_line
 from tuichat.core.tokens import estimate_usage, truncated_prompt
 from tuichat.providers.base import Provider
@@ -135,6 +135,7 @@ class ChatSession:
     async def reply(
         self, thread: Thread, persona: Persona | None, sink: ReplySink, *,
         model: str | None = None, system_prompt: str | None = None, continuing: Message | None = None,
+        summarise: int | None = None,
     ) -> Message:
         """Stream a reply to the thread's history as stored (also used to retry).
 
@@ -152,7 +153,12 @@ class ChatSession:
             # Resumed by continue_prepare (streaming again): sent as the finished text it
             # was, then asked to go on; the continuation is added to the same row.
             history = [dataclasses.replace(m, status=DONE) if m.id == continuing.id else m for m in history]
-        messages = build_messages(persona, history)
+        if summarise is not None:
+            # /compact: the messages up to `summarise`, summarised into one stored reply
+            # that is sent in their place from then on (core/prompt.py).
+            messages = summary_request(history, summarise)
+        else:
+            messages = build_messages(persona, history)
         if continuing is not None:
             messages.append({"role": "user", "content": CONTINUE_PROMPT})
         provider = await self._provider_for(thread.server) if self._provider_for else self.provider
@@ -168,7 +174,7 @@ class ChatSession:
             reply = dataclasses.replace(continuing, status=STREAMING)
         else:
             reply = await self.db.add_message(
-                thread.id, "assistant", "", status=STREAMING, model=model, lease=self.owner
+                thread.id, "assistant", "", status=STREAMING, model=model, lease=self.owner, summary_of=summarise
             )
         started = getattr(sink, "on_started", None)
         if started is not None:

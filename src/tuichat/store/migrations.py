@@ -243,3 +243,10 @@ def m014_thread_server(conn: sqlite3.Connection) -> None:
     # The named server ([servers.NAME] in config.toml) a thread talks to; NULL: the one
     # the app was started with (threads from before servers had names).
     conn.execute("ALTER TABLE threads ADD COLUMN server TEXT")
+
+
+@migration
+def m015_summaries(conn: sqlite3.Connection) -> None:
+    # A /compact summary: an assistant row standing for the thread's messages up to
+    # this id, sent in their place while it is live (status done; superseded: undone).
+    conn.execute("ALTER TABLE messages ADD COLUMN summary_of INTEGER")

@@ -38,7 +38,8 @@ ROLES = get_args(Role)
 _THREAD_COLUMNS = "id, title, persona, model, created_at, updated_at, system_prompt, server"
 _MESSAGE_COLUMNS = (
     "id, thread_id, role, content, reasoning, status, model, finish_reason, error,"
-    " prompt_tokens, completion_tokens, created_at, version_of, first_token_ms, duration_ms, usage_estimated, cost"
+    " prompt_tokens, completion_tokens, created_at, version_of, first_token_ms, duration_ms, usage_estimated, cost,"
+    " summary_of"
 )
 
 
@@ -80,6 +81,7 @@ def _message(row: sqlite3.Row) -> Message:
         first_token_ms=row["first_token_ms"],
         duration_ms=row["duration_ms"],
         cost=row["cost"],
+        summary_of=row["summary_of"],
     )
 
 
@@ -205,10 +207,12 @@ class Store:
         model: str | None = None,
         lease: str | None = None,
         version_of: int | None = None,
+        summary_of: int | None = None,
     ) -> Message:
         """Append a message. The first user message also names an untitled thread.
         A streaming reply is added with `lease`, its writer's id (store/leases.py); an
-        edited prompt with `version_of`, the first prompt of its turn."""
+        edited prompt with `version_of`, the first prompt of its turn; a summary
+        (/compact) with `summary_of`, the last message it stands for."""
         _check_role(role)
         _check_status(status)
         now = self._clock()
@@ -224,9 +228,10 @@ class Store:
                 raise LookupError(f"no thread with id {thread_id}")
             cur = self._conn.execute(
                 "INSERT INTO messages (thread_id, role, content, status, model, created_at,"
-                " updated_at, lease_owner, lease_heartbeat, version_of)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (thread_id, role, content, status, model, now, now, lease, now if lease else None, version_of),
+                " updated_at, lease_owner, lease_heartbeat, version_of, summary_of)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (thread_id, role, content, status, model, now, now, lease, now if lease else None, version_of,
+                 summary_of),
             )
         assert cur.lastrowid is not None
         return Message(
@@ -238,6 +243,7 @@ class Store:
             model=model,
             created_at=now,
             version_of=version_of,
+            summary_of=summary_of,
         )
 
     def update_message(

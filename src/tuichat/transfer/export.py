@@ -26,8 +26,12 @@ def _heading(message: Message) -> str:
     who = "You" if message.role == "user" else "Assistant"
     if message.role == "assistant" and message.model:
         who += f" ({message.model})"
+    if message.summary_of is not None:
+        who = "Summary of the messages before it (/compact)"
     heading = f"## {who} · {iso_local(message.created_at)}"
-    if message.status == SUPERSEDED:
+    if message.summary_of is not None and message.status == SUPERSEDED:
+        heading += " · undone (the messages it summarises were sent again)"
+    elif message.status == SUPERSEDED:
         heading += " · superseded (replaced by a regenerated reply or an edit)"
     elif message.status != DONE:
         heading += f" · {message.status}"
@@ -70,6 +74,8 @@ def message_to_json(message: Message) -> dict[str, Any]:
         "created_at": message.created_at,
     }
     # Optional extras only when set, so a plain conversation stays plain.
+    if message.summary_of is not None:
+        item["summary"] = True  # /compact: it stood for the messages before it
     if message.reasoning:
         item["reasoning"] = message.reasoning
     if message.finish_reason:

@@ -105,6 +105,24 @@ class SlashCommands:
         self.open_help()
         return True
 
+    async def slash_compact(self, arg: str) -> bool:
+        """Summarise the earlier part of the thread (sent in its place), or undo that."""
+        screen = self.screen
+        if arg == "undo":
+            try:
+                undone = await screen.conv.uncompact()
+            except TuichatError as exc:
+                screen.report(exc, kept=True)
+                return False
+            if not undone:
+                self.say("No summary is in force in this thread: nothing to undo.")
+                return True
+            await screen.view.show(screen.conv, keep_position=True)
+            self.say("The summary is no longer sent: the messages it stood for are sent again (it stays in the "
+                     "thread, marked undone).")
+            return True
+        return await screen.sender.compact()
+
     async def slash_balance(self, arg: str) -> bool:
         """This month's spending against the budget in config.toml."""
         try:

@@ -216,6 +216,26 @@ class Sender:
         await self._restart(conv, conv.continue_reply(None),
                             "That reply can no longer be continued (changed in another window?).", timeout=4)
 
+    async def compact(self) -> bool:
+        """/compact: the summary streams in like a reply (Esc stops it; a summary that
+        does not finish changes nothing)."""
+        screen = self.screen
+        if self.refuse_busy():
+            return False
+        conv = screen.conv
+        counted: list[int] = []
+
+        async def start() -> LiveReply | None:
+            live, count = await conv.compact(None)
+            counted.append(count)
+            return live
+
+        await self._restart(conv, start(), "Nothing to compact yet.")
+        if counted:
+            n = counted[0]
+            screen.notify(f"Summarising {n:,} earlier message{'s' if n != 1 else ''}…", timeout=4, markup=False)
+        return bool(counted)
+
     # -- edit the last prompt and send it again ----------------------------------------------
 
     def start_edit(self) -> None:

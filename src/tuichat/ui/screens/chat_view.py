@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from tuichat.core.errors import TuichatError
 from tuichat.core.models import DONE, ERROR, SUPERSEDED, Message, Thread
+from tuichat.core.prompt import active_summary
 from tuichat.core.tokens import context_used, reply_stats
 from tuichat.session.conversation import Conversation, Page
 from tuichat.ui.widgets.thread_panel import ThreadPanel
@@ -39,13 +40,29 @@ def shown_messages(page: Page, skip: int | None = None) -> list[Shown]:
     shown (the live version carries its ‹ n/m › label); `skip` is a row shown live."""
     shown = []
     for message in page.messages:
-        if message.role == "system" or message.status == SUPERSEDED or message.id == skip:
+        summary = message.summary_of is not None
+        if message.role == "system" or message.id == skip or (message.status == SUPERSEDED and not summary):
             continue
         status, note = shown_status(message)
         stats = reply_stats(message) if message.role == "assistant" else None
-        shown.append(Shown(message.role, message.content, status, message.reasoning, message.model, note,
+        # A summary is shown as one, in force, undone, stopped or failed (only one that
+        # finished and was not undone is sent).
+        role = "summary" if summary else message.role
+        shown.append(Shown(role, message.content, status, message.reasoning, message.model, note,
                            message.id, page.labels.get(message.id), stats))
     return shown
+
+
+def _summary_boundary(messages: list[Message]) -> int | None:
+    """The first message shown after those a /compact summary in force stands for."""
+    summary = active_summary(messages)
+    if summary is None or summary.summary_of is None:
+        return None
+    for message in messages:
+        if message.id > summary.summary_of and message.role in ("user", "assistant") \
+                and message.status != SUPERSEDED:
+            return message.id
+    return None
 
 
 def _signature(page: Page) -> tuple[tuple[object, ...], ...]:
@@ -144,6 +161,7 @@ class ThreadView:
             transcript.add_message(shown.role, shown.content, status=shown.status, reasoning=shown.reasoning,
                                    model=shown.model, note=shown.note, message_id=shown.message_id,
                                    version=shown.version, stats=shown.stats)
+        conv.summary_mark = _summary_boundary(page.messages)
         self.mark_cut(conv)
         if page.messages:
             oldest = page.messages[0].id
@@ -177,7 +195,9 @@ class ThreadView:
         if conv is not self.screen.conv:
             return
         if conv.cut is None:
-            self.transcript.mark_cut(None)
+            # Else, with a /compact summary in force, where the messages it stands for end.
+            mark = conv.summary_mark
+            self.transcript.mark_cut(mark, "the messages above are sent as the summary below (/compact)")
             return
         first, count = conv.cut
         words = f"{count:,} earlier message{'s' if count != 1 else ''} not sent (they do not fit the model's context)"

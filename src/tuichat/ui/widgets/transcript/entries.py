@@ -298,8 +298,8 @@ class Reply(Entry):
 
 
 def is_message(entry: Entry) -> bool:
-    """A user or assistant message, as opposed to a notice."""
-    return entry.role in ("user", "assistant")
+    """A user or assistant message (or a /compact summary), as opposed to a notice."""
+    return entry.role in ("user", "assistant", "summary")
 
 
 def source_of(entry: Entry) -> str:

@@ -113,6 +113,10 @@ class Rendering(TranscriptBase):
             style = self._style("transcript--user")
             header = Text("▌ ", style=style)
             header.append("You", style)
+        elif entry.role == "summary":
+            header = Text()
+            header.append("Summary", self._style("transcript--assistant"))
+            header.append(" · of the earlier messages (/compact)", self._style("transcript--model"))
         else:
             header = Text()
             header.append("Assistant", self._style("transcript--assistant"))
@@ -131,6 +135,14 @@ class Rendering(TranscriptBase):
             waiting = Text(f"{frame} …", style=self._style("transcript--waiting"))
             return self._strips(waiting, width)
         note = sanitize(entry.note) if entry.note else ""
+        if entry.role == "summary" and entry.status in (DONE, SUPERSEDED):
+            if entry.status == DONE:
+                line = Text("sent in place of the messages above the ┄┄ line · /compact undo sends them again")
+            else:
+                line = Text("↺ undone: the messages it summarises are sent instead")
+            line.stylize(self._style("transcript--stats"))
+            return [*self._strips(line, width), *(self._strips(Text(entry.stats, style=self._style(
+                "transcript--stats"), no_wrap=True, overflow="ellipsis"), width) if entry.stats else [])]
         if entry.status == STOPPED:
             line = Text("⏹ stopped", style=self._style("transcript--stopped"))
         elif entry.status == ERROR:
