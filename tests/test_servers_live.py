@@ -133,3 +133,14 @@ def test_old_azure_version_warns_in_pipe_mode(tmp_path, fake_server):
     assert result.stdout == "old but fine\n"
     assert "2024-06-01 does not report token counts" in result.stderr
     assert "stream_options" not in fake_server.chat_requests[-1].json
+
+
+async def test_the_app_warns_about_an_old_azure_version(tmp_path, fake_server):
+    from tuichat.cli.main import server_pool
+    from tuichat.config import Settings
+
+    app = make_app(tmp_path, fake_server.base_url)
+    old = Server(name="azure", base_url=f"http://127.0.0.1:{fake_server.port}", azure=True, api_version="2024-06-01")
+    app.ws.servers = server_pool(Settings(), old)  # as `tuichat --server azure` with OPENAI_API_VERSION=2024-06-01
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: "2024-06-01 does not report token counts" in app.screen.transcript.all_text())

@@ -209,10 +209,8 @@ def run(args: argparse.Namespace) -> int:
                 if thread.server in server_names(settings, os.environ):
                     server = resolve_server(settings, thread.server, os.environ)
         api_key, key_note = server_key(server, os.environ)
-        if warning := server.usage_warning():
-            key_note = f"{key_note}. {warning}" if key_note else warning
-            if args.prompt is not None:
-                print(f"tuichat: warning: {warning}", file=sys.stderr)
+        if (warning := server.usage_warning()) and args.prompt is not None:
+            print(f"tuichat: warning: {warning}", file=sys.stderr)  # the app shows it in the thread
 
         provider_factory = openai_provider_factory(server, api_key)
         servers = server_pool(settings, server)

@@ -158,6 +158,9 @@ class ChatScreen(Screen[None]):
             finally:
                 if not self.app.api_key:
                     self.transcript.add_notice(self.app.key_note)
+                servers = self.ws.servers
+                if servers is not None and (warning := servers.start.usage_warning()):
+                    self.transcript.add_notice(warning)  # an Azure API version too old to count tokens
             await self.drafts.restore()
             await self.layout_part.refresh_balance()
         finally:
