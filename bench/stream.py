@@ -768,12 +768,7 @@ def main(argv: list[str] | None = None) -> int:
     from startup import Tmux, clean_env, load_average, sigterm_to_exit
 
     sigterm_to_exit()
-    root = Path(tempfile.mkdtemp(prefix="tuichat-stream-"))
-    # The headless app reads personas and config through XDG: keep it off the user's.
-    os.environ["XDG_CONFIG_HOME"] = str(root / "config")
-    os.environ["XDG_DATA_HOME"] = str(root / "data")
-    for name in [k for k in os.environ if k.startswith(("OPENAI_", "AZURE_OPENAI_"))]:
-        del os.environ[name]
+    root = private_dirs("tuichat-stream-")
     print(f"load average before: {load_average()} (on {os.cpu_count()} CPUs; other work on the box skews the figures)")
     print(f"streaming through the whole app: {', '.join(harnesses)}; {SIZE[0]}x{SIZE[1]};"
           f" {args.chunk_chars} chars per event; method: see the top of bench/stream.py")
@@ -823,6 +818,17 @@ def main(argv: list[str] | None = None) -> int:
 STATS_BUDGET = 0.02  # the line may add at most 2% to a reply's CPU ("nothing measurable")
 
 
+def private_dirs(prefix: str) -> Path:
+    """A temporary root whose config and data dirs the apps use (the headless app reads
+    personas and config through XDG: keep it off the user's), and no server settings."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["XDG_CONFIG_HOME"] = str(root / "config")
+    os.environ["XDG_DATA_HOME"] = str(root / "data")
+    for name in [k for k in os.environ if k.startswith(("OPENAI_", "AZURE_OPENAI_"))]:
+        del os.environ[name]
+    return root
+
+
 def stats_ab(args: argparse.Namespace) -> int:
     """The per-reply line (tokens, cost, speed) costs nothing while streaming: a reply's
     CPU with the line and its cost from genai-prices' table, and without either, in
@@ -830,11 +836,7 @@ def stats_ab(args: argparse.Namespace) -> int:
     from startup import load_average, sigterm_to_exit
 
     sigterm_to_exit()
-    root = Path(tempfile.mkdtemp(prefix="tuichat-stats-"))
-    os.environ["XDG_CONFIG_HOME"] = str(root / "config")
-    os.environ["XDG_DATA_HOME"] = str(root / "data")
-    for name in [k for k in os.environ if k.startswith(("OPENAI_", "AZURE_OPENAI_"))]:
-        del os.environ[name]
+    root = private_dirs("tuichat-stats-")
     rate = float(args.rates.split(",")[0])
     case = make_case(2000, rate, args.chunk_chars, args.seed)
     text_file = root / "reply.md"
