@@ -10,8 +10,6 @@ its own table names (api_key_env, api_key_command or api_key_file). tuichat stor
 from __future__ import annotations
 
 import re
-import shlex
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -190,6 +188,8 @@ def azure_version(text: str) -> str | None | bool:
 
 def _check_command(command: Any, fail: Any) -> tuple[str, ...]:
     if isinstance(command, str):
+        import shlex  # lazily, as subprocess below: only a config with a key command needs them
+
         try:
             words = shlex.split(command)
         except ValueError as exc:
@@ -368,6 +368,8 @@ def _key_from_file(path_text: str, where: str) -> tuple[str, str]:
 
 
 def _key_from_command(command: tuple[str, ...], where: str, env: Mapping[str, str]) -> tuple[str, str]:
+    import subprocess
+
     shown = clean_line(command[0])
     try:
         done = subprocess.run(list(command), capture_output=True, timeout=KEY_COMMAND_SECONDS, env=dict(env),
