@@ -62,6 +62,9 @@ def ready(*conditions, keys: tuple[str, ...] = (), then=()):
     async def run_before(pilot) -> None:
         chat = pilot.app.screen
         await wait_for(pilot, lambda: getattr(chat, "ready", False), timeout=20)
+        # A steady cursor: on a busy machine a run may take long enough for it to blink
+        # off before the picture is taken.
+        chat.composer.cursor_blink = False
         await until(pilot, conditions)
         await pilot.pause()
         if keys:
@@ -256,7 +259,6 @@ def test_context_cut_marker(snap_compare, tmp_path, fake_server, size):
         index = next(i for i, entry in enumerate(transcript._entries) if entry.cut_above)
         transcript._show_entry(index)  # the marker at the top of the view
         pilot.app.clear_notifications()  # the toast saying so would cover it
-        screen.composer.cursor_blink = False  # the run took long enough for the cursor to blink
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -6,6 +6,7 @@ what Ollama actually uses). Only the configured server is asked, with its own ke
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from dataclasses import dataclass
@@ -20,18 +21,15 @@ class ContextWindow:
 
 async def context_window(base_url: str | None, api_key: str, model: str, timeout: float = 10.0, *,
                          headers: tuple[tuple[str, str], ...] = (), ca_bundle: str | None = None) -> ContextWindow | None:
-    import ssl
-
-    import httpx2
-
     base = (base_url or "https://api.openai.com/v1").rstrip("/")
     root = re.sub(r"/v1$", "", base)
     sent = {**dict(headers), **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
-    verify: ssl.SSLContext | bool = True
-    if ca_bundle:
-        verify = ssl.create_default_context()
-        verify.load_verify_locations(cafile=str(Path(ca_bundle).expanduser()))
-    async with httpx2.AsyncClient(timeout=timeout, headers=sent, verify=verify) as http:
+    # Importing httpx2 and loading the certificates take tens of milliseconds: never on
+    # the event loop (this may run while the user types).
+    client = await asyncio.to_thread(_client, sent, timeout, ca_bundle)
+    import httpx2
+
+    async with client as http:
         for probe in (_from_models, _from_props, _from_ollama):
             try:
                 found = await probe(http, base, root, model)
@@ -40,6 +38,18 @@ async def context_window(base_url: str | None, api_key: str, model: str, timeout
             if found is not None:
                 return found
     return None
+
+
+def _client(headers: dict[str, str], timeout: float, ca_bundle: str | None) -> Any:
+    import ssl
+
+    import httpx2
+
+    verify: ssl.SSLContext | bool = True
+    if ca_bundle:
+        verify = ssl.create_default_context()
+        verify.load_verify_locations(cafile=str(Path(ca_bundle).expanduser()))
+    return httpx2.AsyncClient(timeout=timeout, headers=headers, verify=verify)
 
 
 async def _from_models(http: Any, base: str, root: str, model: str) -> ContextWindow | None:

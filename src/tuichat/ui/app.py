@@ -210,6 +210,19 @@ class TuichatApp(App[None]):
                     pricing.warm_up()
 
             self._warm_up_worker = self.run_worker(warm_up, thread=True, name="warm-up", exit_on_error=False)
+            # The model's context window, asked of the server now, so the first send
+            # need not wait for it (the send waits for the same answer, if still due).
+            self.run_worker(self._detect_window(), name="context-window", exit_on_error=False)
+
+    async def _detect_window(self) -> None:
+        screen = self.screen_stack[0] if self.screen_stack else None
+        conv = getattr(screen, "conv", None)
+        if conv is None:
+            return
+        provider = await self.ws.provider_for(conv.server)
+        detect = getattr(provider, "context_window", None)
+        if detect is not None:
+            await detect(conv.model)
 
     def request_server_models(self) -> bool:
         """Start fetching the server's model list, once. True while it is on its way."""
