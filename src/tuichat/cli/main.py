@@ -29,6 +29,8 @@ history commands (no API key needed; each has --help):
   tuichat delete THREAD_ID                        delete a thread (no confirmation)
 
   tuichat doctor                                  check config, personas, database and server
+  tuichat --web [--port N] [--host ADDRESS --public]
+                                                  the app in browser tabs (pip install 'tuichat[web]')
 
 environment: OPENAI_API_KEY, OPENAI_BASE_URL (any OpenAI-compatible server).
 config: {config}
