@@ -86,7 +86,7 @@ def test_it_serves_loopback_only_by_default_and_prints_the_url(serve):
     port = int(url.rsplit(":", 1)[1].strip("/"))
     if Path("/proc/net/tcp").exists():
         assert listening_address(port) == "127.0.0.1"
-    assert "warning" not in server.err()
+    assert "warning" not in server.startup_err()
 
 
 def test_the_default_address_is_127_0_0_1_port_8000(monkeypatch):
@@ -144,7 +144,7 @@ def test_public_warns_and_every_request_needs_the_token(serve):
     assert "?token=" in url
     token = url.split("?token=", 1)[1]
     assert len(token) >= 32
-    warning = server.err()
+    warning = server.startup_err()
     assert "warning" in warning and "anyone who can reach port" in warning and "send messages as you" in warning
 
     for path in ("/", "/static/js/textual.js", "/ws", "/?token=wrong", "/?token="):
@@ -312,8 +312,10 @@ def test_ctrl_q_in_a_tab_ends_that_tabs_app_and_the_server_goes_on(serve):
     assert server.proc.poll() is None
 
 
-@pytest.mark.parametrize("group", [False, True], ids=["kill -INT server", "Ctrl+C in its terminal"])
-def test_ctrl_c_stops_the_server_and_every_app_saving_replies_as_stopped(serve, tmp_path, fake_server, group):
+@pytest.mark.parametrize("signum,group", [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
+                         ids=["kill -INT server", "Ctrl+C in its terminal", "SIGTERM"])
+def test_ctrl_c_stops_the_server_and_every_app_saving_replies_as_stopped(serve, tmp_path, fake_server, signum,
+                                                                         group):
     fake_server.script(Reply(chunks=[FIRST, " and the rest"], stall_after=1))
     server = serve("--port", "0")
     root = base(server.url())
@@ -326,9 +328,9 @@ def test_ctrl_c_stops_the_server_and_every_app_saving_replies_as_stopped(serve, 
         apps = server.children()
         assert len(apps) == 2
         if group:  # a terminal sends Ctrl+C to its foreground process group: the apps too
-            os.killpg(server.proc.pid, signal.SIGINT)
+            os.killpg(server.proc.pid, signum)
         else:
-            server.proc.send_signal(signal.SIGINT)
+            server.proc.send_signal(signum)
         code = server.wait()
         assert streaming.closed.wait(WAIT) and idle.closed.wait(WAIT)
     finally:
@@ -336,7 +338,7 @@ def test_ctrl_c_stops_the_server_and_every_app_saving_replies_as_stopped(serve, 
         idle.close()
     assert code == 0, server.err()
     output = server.out() + server.err()
-    assert "Traceback" not in output and "Error" not in output, output
+    assert "Traceback" not in output and "Exception" not in output, output
     for pid in apps:
         wait_until(lambda pid=pid: not _alive(pid), f"app process {pid} to end")
     with Store(tmp_path / "h.db") as store:

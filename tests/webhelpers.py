@@ -78,6 +78,11 @@ class WebServer:
             if match := URL_LINE.match(line):
                 return match.group(1)
 
+    def startup_err(self) -> str:
+        """stderr up to its last start-up line (read by another thread than stdout)."""
+        wait_until(lambda: "Ctrl+C stops the server" in self.err(), "the start-up lines on stderr")
+        return self.err()
+
     def wait(self) -> int:
         code = self.proc.wait(WAIT)
         for reader in self._readers:

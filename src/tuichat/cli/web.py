@@ -163,7 +163,8 @@ def make_server(command: str, *, host: str, port: int, token: str | None):  # no
     from textual_serve.server import Server
 
     cookie = f"tuichat-token-{port}"  # cookies are per host, not per port
-    loopback_hosts = {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
+    names = ("127.0.0.1", "localhost", "[::1]")
+    loopback_hosts = {f"{name}:{port}" for name in names} | (set(names) if port == 80 else set())
 
     def forbidden(text: str) -> web.Response:
         return web.Response(status=403, text=f"tuichat: {text}\n", content_type="text/plain")
