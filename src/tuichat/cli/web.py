@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]  # the real one, for --port 0
     token = secrets.token_urlsafe(24) if args.public else None
     server = make_server(tab_command(args), host=host, port=port, token=token)
-    url = f"http://{_url_host(host)}:{port}/" + (f"?token={token}" if token else "")
+    url = f"http://{_url_host(host)}:{port}" + (f"/?token={token}" if token else "")
     if args.public:
         print(f"tuichat: warning: --public: anyone who can reach port {port} on {host} and has the link "
               "below can read your threads and send messages as you (with your API key). Keep the link "
