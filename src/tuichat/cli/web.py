@@ -217,10 +217,9 @@ def make_server(command: str, *, host: str, port: int, token: str | None):  # no
             pass  # run() has said where it serves
 
         async def handle_index(self, request: web.Request) -> web.Response:
-            secure = request.secure or request.headers.get("X-Forwarded-Proto") == "https"
             context = {
                 "font_size": _int(request.query.get("fontsize"), 16),
-                "app_websocket_url": f"{'wss' if secure else 'ws'}://{request.host}/ws",
+                "app_websocket_url": f"ws://{request.host}/ws",  # plain HTTP only
                 "config": {"static": {"url": "/static/"}},
                 "application": {"name": TITLE},
             }
