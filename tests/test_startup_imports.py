@@ -13,7 +13,8 @@ from pathlib import Path
 
 LAZY = ("openai", "httpx2", "markdown_it", "pygments", "rich.markdown", "rich.syntax", "genai_prices",
         "tuichat.ui.markdown_doc", "tuichat.ui.screens.dialogs", "tuichat.ui.screens.model_picker",
-        "tuichat.ui.screens.persona_picker", "tuichat.ui.screens.code_picker")
+        "tuichat.ui.screens.persona_picker", "tuichat.ui.screens.code_picker",
+        "tuichat.cli.web", "textual_serve", "aiohttp")
 
 
 def loaded_after(code: str) -> list[str]:

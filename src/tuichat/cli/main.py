@@ -29,6 +29,8 @@ history commands (no API key needed; each has --help):
   tuichat delete THREAD_ID                        delete a thread (no confirmation)
 
   tuichat doctor                                  check config, personas, database and server
+  tuichat --web [--port N] [--host ADDRESS --public]
+                                                  the app in browser tabs (pip install 'tuichat[web]')
 
 environment: OPENAI_API_KEY, OPENAI_BASE_URL (any OpenAI-compatible server);
 AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY, OPENAI_API_VERSION (Azure OpenAI, --server azure);
@@ -39,6 +41,9 @@ config: {config}
 # First words that select a history command (cli/history.py) instead of the app. Kept
 # here rather than imported so starting the app does not load the history module.
 HISTORY_COMMANDS = ("threads", "search", "export", "import", "delete")
+
+# What textual-serve sets TEXTUAL_DRIVER to for each browser tab's app (cli/web.py).
+WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,8 +77,26 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pipe mode: cap the run's cost (the reply's max_tokens is set from the model's price)")
     parser.add_argument("--over-budget", action="store_true",
                         help="pipe mode: send even when this month's [budget] is spent")
+    parser.add_argument("--web", action="store_true",
+                        help="serve the app to a browser, one app per tab (needs: pip install 'tuichat[web]')")
+    parser.add_argument("--host", metavar="ADDRESS",
+                        help="--web: the address to listen on (default 127.0.0.1; 0.0.0.0 with --public)")
+    parser.add_argument("--port", metavar="N", type=_port, help="--web: the port (default 8000; 0 picks a free one)")
+    parser.add_argument("--public", action="store_true",
+                        help="--web: allow an address other than loopback; the page then needs the printed "
+                             "link's token")
     parser.add_argument("--version", action="version", version=f"tuichat {__version__}")
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return value
 
 
 def _positive_dollars(text: str) -> float:
@@ -186,12 +209,21 @@ def run(args: argparse.Namespace) -> int:
                   "--max-cost" if args.max_cost else "--over-budget")
         raise UsageError(f"{option} is for pipe mode",
                          "add -p 'question' (or -p - to read it from stdin)")
+    if args.web or args.host is not None or args.port is not None or args.public:
+        from tuichat.cli import web
+
+        web.check_usage(args)  # before anything is opened: --web with -p, --host without --public
     if args.persona and args.continue_:
         raise UsageError("--persona and --continue do not mix",
                          "--persona starts a new thread; --continue goes on with the last one. Use one.")
     persona = find_persona(personas, args.persona or settings.default_persona, problems)
     if args.persona and persona.name not in personas:
         personas = {**personas, persona.name: persona}  # a persona given as a file path
+
+    if args.web:
+        from tuichat.cli import web
+
+        return web.run(args)  # every tab runs this command again, without --web
 
     store = open_store(args.db)
     try:
@@ -228,7 +260,9 @@ def run(args: argparse.Namespace) -> int:
                 context_window=settings.context_window,
             )
 
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # A browser tab's app (textual-serve's web driver) talks through pipes, not a terminal.
+        web_tab = os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER
+        if not web_tab and not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise UsageError("tuichat needs a terminal",
                              "stdin/stdout are not a terminal; for scripts use pipe mode: tuichat -p 'question'")
         app = make_app(settings, personas, persona, store, api_key=api_key, key_note=key_note,
