@@ -372,3 +372,11 @@ def test_the_tab_command_forwards_the_app_options_quoted_with_absolute_paths(tmp
                          "--config", str(tmp_path / "c.toml"), "--base-url", "http://h:1/v1", "--server", "lab"]
     bare = build_parser().parse_args(["--web"])
     assert shlex.split(web.tab_command(bare)) == ["exec", sys.executable, "-m", "tuichat"]
+
+
+def test_an_unknown_server_is_refused_before_serving(tmp_path):
+    from test_cli import tuichat
+
+    result = tuichat("--web", "--port", "0", "--server", "nowhere", "--db", str(tmp_path / "t.db"))
+    assert result.returncode == 2
+    assert "Unknown server 'nowhere'" in result.stderr and "serving at" not in result.stdout

@@ -223,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
     if args.web:
         from tuichat.cli import web
 
+        resolve_server(settings, args.server, os.environ)  # an unknown --server is said here, not in every tab
         return web.run(args)  # every tab runs this command again, without --web
 
     store = open_store(args.db)
