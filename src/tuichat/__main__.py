@@ -1,5 +1,5 @@
 """`python -m tuichat`."""
 
-from tuichat.cli.main import main
+from tuichat.cli.main import entry
 
-raise SystemExit(main())
+entry()

@@ -139,6 +139,23 @@ def history_first(argv: list[str]) -> list[str]:
     return argv
 
 
+def entry() -> None:
+    """The `tuichat` command and `python -m tuichat`: main(), then exit at once.
+
+    Everything is saved and closed by then (the store in run()'s finally), so the
+    interpreter's own teardown is skipped: with aiohttp installed (the web extra) the
+    openai SDK imports it, and after a Ctrl+C that teardown's final garbage collection was
+    seen looping forever in gc_list_size (gdb on a hung `tuichat -p`); the process never
+    exited."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError, OSError):
+        pass
+    os._exit(code or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = history_first(list(sys.argv[1:] if argv is None else argv))
     runner = run
