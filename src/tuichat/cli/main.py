@@ -199,6 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.web:
+        # The openai SDK imports aiohttp when it is installed (the web extra brings it) for
+        # a client tuichat never uses. Kept out of the app and pipe processes: it cost the
+        # SDK's import ~100 ms and ~10 MB, and with it loaded a Ctrl+C'd pipe run under load
+        # hung in a garbage collection (gdb: gc_list_size looping). Only --web needs it.
+        sys.modules.setdefault("aiohttp", None)  # type: ignore[arg-type]
     from tuichat.config import load_settings, with_overrides
     from tuichat.servers import resolve_server, server_key, server_names
     from tuichat.core.personas import PersonaProblem, default_dirs, find_persona, load_personas
