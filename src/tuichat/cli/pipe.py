@@ -259,10 +259,6 @@ async def _send(provider_factory, store, thread, persona, text, sink, pricing=No
     provider = provider_factory()
     db = AsyncStore(store)
     session = ChatSession(db, provider, pricing=pricing, context_window=context_window)
-    # One quick answer per run: not worth up to three requests first. Also, under load a
-    # Ctrl+C'd run with the detection in flight was seen hanging in a garbage collection
-    # (CI, test_signals); config's context_window still trims.
-    session.detect_windows = False
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     received: list[int] = []

@@ -100,8 +100,6 @@ class ChatSession:
         self.pricing = pricing or Pricing()
         self.context_window = context_window
         self._interrupted = False
-        # Ask the server for the context window (the app; pipe mode turns it off, see cli/pipe.py).
-        self.detect_windows = True
 
     def interrupt(self) -> None:
         """The next cancellation of a reply ends it as "interrupted" (SIGTERM, SIGHUP:
@@ -256,7 +254,7 @@ class ChatSession:
         was found: a user who sets it lower means it (a server that reads less than the
         model's maximum, say)."""
         found: int | None = None
-        detect = getattr(provider, "context_window", None) if self.detect_windows else None
+        detect = getattr(provider, "context_window", None)
         if detect is not None:
             try:
                 found = await asyncio.wait_for(asyncio.shield(detect(model)), DETECT_WAIT_SECONDS)
