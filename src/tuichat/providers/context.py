@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,15 +40,11 @@ async def context_window(base_url: str | None, api_key: str, model: str, timeout
 
 
 def _client(headers: dict[str, str], timeout: float, ca_bundle: str | None) -> Any:
-    import ssl
-
     import httpx2
 
-    verify: ssl.SSLContext | bool = True
-    if ca_bundle:
-        verify = ssl.create_default_context()
-        verify.load_verify_locations(cafile=str(Path(ca_bundle).expanduser()))
-    return httpx2.AsyncClient(timeout=timeout, headers=headers, verify=verify)
+    from tuichat.providers.openai import trusting
+
+    return httpx2.AsyncClient(timeout=timeout, headers=headers, verify=trusting(ca_bundle) if ca_bundle else True)
 
 
 async def _from_models(http: Any, base: str, root: str, model: str) -> ContextWindow | None:

@@ -20,6 +20,8 @@ from tuichat.core.models import Usage
 from tuichat.core.text import encodable, mask_url, mask_urls, url_secrets
 
 if TYPE_CHECKING:
+    import ssl
+
     from openai import AsyncOpenAI
 
     from tuichat.servers import Server
@@ -487,10 +489,16 @@ def _sentence(text: str) -> str:
 def _client_trusting(ca_bundle: str) -> Any:
     """The SDK's HTTP client (its limits and redirects; proxies from HTTPS_PROXY/NO_PROXY,
     as always), trusting the certificates in `ca_bundle` as well as the system's own."""
+    import openai
+
+    return openai.DefaultAsyncHttpxClient(verify=trusting(ca_bundle))
+
+
+def trusting(ca_bundle: str) -> ssl.SSLContext:
+    """A TLS context trusting the system's certificates and those in `ca_bundle` (config's
+    ca_bundle: a company's CA). ProviderError, in plain words, when the file cannot be used."""
     import ssl
     from pathlib import Path
-
-    import openai
 
     path = Path(ca_bundle).expanduser()
     try:
@@ -501,7 +509,7 @@ def _client_trusting(ca_bundle: str) -> Any:
         raise ProviderError("config", "The CA bundle cannot be used",
                             f"ca_bundle {mask_urls(str(path))} in config.toml: {why}. Point it at a PEM file of "
                             "certificates.") from None
-    return openai.DefaultAsyncHttpxClient(verify=context)
+    return context
 
 
 def _rejects_stream_options(exc: BaseException) -> bool:
