@@ -199,10 +199,8 @@ def run_pipe(
             sink.error(exc)  # and, as always, the message on stderr and exit 1
         raise
     except Terminated as exc:
-        # SIGTERM/SIGHUP: the reply so far is saved as "interrupted"; the shell's
-        # convention for death by a signal is 128 + its number. (Ctrl+C and kill -INT
-        # arrive as KeyboardInterrupt once asyncio.run has cancelled the send, which
-        # saved the reply as "stopped"; cli.main exits 130.)
+        # The reply so far is saved ("stopped" after Ctrl+C, "interrupted" after SIGTERM
+        # or SIGHUP); the shell's convention for death by a signal is 128 + its number.
         return 128 + exc.signum
     finally:
         sink.close()  # the text so far, also when the reply failed or was interrupted
@@ -248,7 +246,7 @@ def _finish_line(sink: StdoutSink | JsonSink) -> None:
 
 
 class Terminated(Exception):
-    """The send was ended by SIGTERM or SIGHUP (`signum`)."""
+    """The send was ended by SIGINT, SIGTERM or SIGHUP (`signum`)."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -264,13 +262,18 @@ async def _send(provider_factory, store, thread, persona, text, sink, pricing=No
     received: list[int] = []
 
     def terminate(signum: int) -> None:
-        if not received:
+        if not received:  # a second Ctrl+C while the reply is being saved changes nothing
             received.append(signum)
-            session.interrupt()  # the cancellation below ends the reply as "interrupted"
-            task.cancel()
+            if signum != signal.SIGINT:
+                session.interrupt()  # the cancellation below ends the reply as "interrupted"
+            task.cancel()  # after Ctrl+C, as "stopped": the user ended it
 
+    # Ctrl+C too is taken by the loop, between callbacks, like SIGTERM. Left to
+    # asyncio.run, its handler cancels the task from whatever bytecode is running and then
+    # raises KeyboardInterrupt: under load a Ctrl+C'd run was seen never to exit, looping
+    # in a garbage collection over a corrupted object list (gdb, Python 3.11).
     handled = []
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             loop.add_signal_handler(signum, terminate, signum)
             handled.append(signum)
