@@ -1,5 +1,5 @@
 """`python -m tuichat`."""
 
-from tuichat.cli.main import entry
+from tuichat.cli.main import main
 
-entry()
+raise SystemExit(main())

@@ -139,23 +139,6 @@ def history_first(argv: list[str]) -> list[str]:
     return argv
 
 
-def entry() -> None:
-    """The `tuichat` command and `python -m tuichat`: main(), then exit at once.
-
-    Everything is saved and closed by then (the store in run()'s finally), so the
-    interpreter's own teardown is skipped: with aiohttp installed (the web extra) the
-    openai SDK imports it, and after a Ctrl+C that teardown's final garbage collection was
-    seen looping forever in gc_list_size (gdb on a hung `tuichat -p`); the process never
-    exited."""
-    code = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError, OSError):
-        pass
-    os._exit(code or 0)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = history_first(list(sys.argv[1:] if argv is None else argv))
     runner = run
@@ -202,8 +185,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.web:
         # The openai SDK imports aiohttp when it is installed (the web extra brings it) for
         # a client tuichat never uses. Kept out of the app and pipe processes: it cost the
-        # SDK's import ~100 ms and ~10 MB, and with it loaded a Ctrl+C'd pipe run under load
-        # hung in a garbage collection (gdb: gc_list_size looping). Only --web needs it.
+        # SDK's import ~100 ms and ~10 MB. Only --web's own server needs it.
         sys.modules.setdefault("aiohttp", None)  # type: ignore[arg-type]
     from tuichat.config import load_settings, with_overrides
     from tuichat.servers import resolve_server, server_key, server_names
