@@ -3,9 +3,11 @@ are not available here; `.ci/run` installs `chromium` and the fonts). A message 
 Japanese in it, the streamed reply, Ctrl+R, and a second tab that lists the first
 thread; Ctrl+Q in that tab ends its app only.
 
-The terminal in the page is drawn on a canvas, so what the app draws is read from the
-bytes textual-serve sends to the page over its websocket (what xterm.js paints), and what
-it did from the database. The page is saved as a PNG in the test's tmp_path; with
+The terminal in the page is drawn on a canvas, so what the app draws is read from a
+Textual screenshot taken in the tab (the palette's "Screenshot": an SVG, delivered to the
+browser by textual-serve, which holds the screen's text), from the bytes textual-serve
+sends to the page over its websocket (what xterm.js paints; for waiting), and what it did
+from the database. The page is saved as a PNG in the test's tmp_path; with
 TUICHAT_UPDATE_DOCS=1 it also becomes docs/web.png, the README's screenshot.
 
     pytest tests/test_web_browser.py -q
@@ -13,7 +15,9 @@ TUICHAT_UPDATE_DOCS=1 it also becomes docs/web.png, the README's screenshot.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -80,6 +84,27 @@ def painted(page) -> None:  # noqa: ANN001
     page.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
+def textual_screenshot(page) -> str:  # noqa: ANN001
+    """The palette's "Screenshot" command in the tab: Textual renders its screen as an SVG,
+    and textual-serve hands it to the browser, which opens it in a new tab."""
+    page.keyboard.press("Control+p")
+    page.keyboard.type("Screenshot")
+    with page.context.expect_event("response", lambda response: "/download/" in response.url) as delivered:
+        page.keyboard.press("Enter")
+    response = delivered.value
+    assert response.ok and response.headers["content-type"].startswith("image/svg+xml")
+    return response.text()
+
+
+def svg_text(svg: str) -> str:
+    """The text of a Textual SVG screenshot, row by row: each <text> span sits at its
+    cell's x and its row's y; spaces are written as no-break spaces."""
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for x, y, span in re.findall(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', svg):
+        rows.setdefault(float(y), []).append((float(x), html.unescape(span)))
+    return "\n".join("".join(t for _, t in sorted(spans)).replace("\xa0", " ") for _, spans in sorted(rows.items()))
+
+
 def test_a_browser_tab_chats_resets_and_a_second_tab_lists_the_thread(tmp_path, fake_server):
     need_browser()
     from playwright.sync_api import sync_playwright
@@ -111,6 +136,8 @@ def test_a_browser_tab_chats_resets_and_a_second_tab_lists_the_thread(tmp_path, 
                                                                ("assistant", "done", ANSWER)])],
                            "the reply saved", pause=screen.pause)
                 screen.wait_for("A clear sky over Tokyo")  # the streamed reply, drawn
+                drawn = svg_text(textual_screenshot(page))  # the app's own picture of its screen
+                assert QUESTION in drawn and "A clear sky over Tokyo" in drawn
                 painted(page)
                 shot = tmp_path / "web.png"
                 page.screenshot(path=str(shot))
