@@ -144,3 +144,56 @@ async def test_the_app_warns_about_an_old_azure_version(tmp_path, fake_server):
     app.ws.servers = server_pool(Settings(), old)  # as `tuichat --server azure` with OPENAI_API_VERSION=2024-06-01
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: "2024-06-01 does not report token counts" in app.screen.transcript.all_text())
+
+
+async def test_each_thread_is_priced_as_its_own_server(tmp_path, fake_server, other_server):
+    # The price table tells clouds apart by their host. The start server stands for
+    # OpenAI's address (its provider is the fake, so nothing leaves the machine); "local"
+    # serves a model of the same name, which must not be priced as OpenAI's.
+    from tuichat.core.models import Persona
+    from tuichat.providers.openai import OpenAIProvider
+    from tuichat.session.pricing import Pricing
+    from tuichat.session.servers import ServerPool
+    from tuichat.session.workspace import Workspace
+    from tuichat.store import Store
+    from tuichat.store.async_store import AsyncStore
+
+    pytest.importorskip("genai_prices")
+    fake_server.script(Reply.text("priced", usage={"prompt_tokens": 1000, "completion_tokens": 1000,
+                                                   "total_tokens": 2000}))
+    other_server.script(Reply.text("free", usage={"prompt_tokens": 1000, "completion_tokens": 1000,
+                                                  "total_tokens": 2000}))
+    local = Server(name="local", base_url=other_server.base_url, base_url_source="config")
+    pool = ServerPool(Server(), {"local": local},
+                      connect=lambda server: OpenAIProvider.for_server(server, "k", max_retries=0, timeout=5))
+    start = OpenAIProvider(api_key="k", base_url=fake_server.base_url, max_retries=0, timeout=5)
+    with Store(tmp_path / "t.db") as store:
+        ws = Workspace(AsyncStore(store), lambda: start, pricing=Pricing({}, None), servers=pool)
+        persona = Persona("p", "", "")
+        costs = {}
+        try:
+            for server in ("default", "local"):
+                conv = ws.conversation(persona, "gpt-4o-mini", server=server)
+                live = await conv.send("hi", saved=lambda prompt: None)
+                await live.wait()
+                assert live.status == "done"
+                costs[server] = store.messages(conv.thread.id)[-1].cost
+        finally:
+            await ws.stop_all()
+            await start.aclose()
+            await pool.aclose()
+    assert costs["default"] is not None and costs["default"] > 0  # OpenAI's price for gpt-4o-mini
+    assert costs["local"] is None  # the same name on a local server has no price
+
+
+async def test_the_status_line_shows_the_start_server_given_by_name(tmp_path, fake_server, other_server):
+    from tuichat.cli.main import server_pool
+    from tuichat.config import Settings
+
+    app = make_app(tmp_path, fake_server.base_url)
+    local = Server(name="local", base_url=other_server.base_url, base_url_source="config")
+    app.ws.servers = server_pool(Settings(base_url=fake_server.base_url), local)  # as `tuichat --server local`
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: f"local 127.0.0.1:{other_server.port}" in screen.status_text())
+        assert f":{fake_server.port}" not in screen.status_text()  # not config's top-level base_url

@@ -85,6 +85,16 @@ def test_new_thread(snap_compare, tmp_path, size):
     assert snap_compare(app, terminal_size=size, run_before=ready())
 
 
+def shown_as_fake_server(app) -> None:
+    """The status line names the start server "fake-server": the fake's port differs per
+    run. The label only; requests still go to the fake server."""
+    from tuichat.cli.main import server_pool
+    from tuichat.servers import default_server
+
+    app.settings.base_url = "http://fake-server/v1"
+    app.ws.servers = server_pool(app.settings, default_server(app.settings))
+
+
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 def test_japanese_thread_with_a_stopped_reply(snap_compare, tmp_path, size):
     store = seeded_store(tmp_path)
@@ -96,7 +106,7 @@ def test_japanese_thread_with_a_stopped_reply(snap_compare, tmp_path, size):
 def test_streaming_mid_reply(snap_compare, tmp_path, fake_server, size):
     fake_server.script(Reply(chunks=["Here is ", "the first part ", "of the answer"], stall_after=3))
     app = make_app(tmp_path, fake_server.base_url)
-    app.settings.base_url = "http://fake-server/v1"  # the label only: its port differs per run
+    shown_as_fake_server(app)
 
     async def run_before(pilot) -> None:
         await ready()(pilot)
@@ -125,7 +135,7 @@ def test_slash_menu_filtered(snap_compare, tmp_path):
 def test_error_reply(snap_compare, tmp_path, fake_server):
     fake_server.script(Reply.error(500, "The model is overloaded, try again later"))
     app = make_app(tmp_path, fake_server.base_url)
-    app.settings.base_url = "http://fake-server/v1"  # the label only: its port differs per run
+    shown_as_fake_server(app)
 
     async def run_before(pilot) -> None:
         await ready()(pilot)
@@ -241,7 +251,7 @@ def test_context_cut_marker(snap_compare, tmp_path, fake_server, size):
     store.add_message(thread.id, "assistant", "Short answer")
     fake_server.script(Reply.text("Here it is."))
     app = make_app(tmp_path, fake_server.base_url, store=store, thread=thread)
-    app.settings.base_url = "http://fake-server/v1"  # the label only: its port differs per run
+    shown_as_fake_server(app)
     app.ws.context_window = 1200
     app.ws.session._clock = lambda: 0.0  # the line under the reply shows no run-dependent timing
 

@@ -87,6 +87,7 @@ class ChatSession:
         pricing: Pricing | None = None,
         context_window: int | None = None,
         provider_for: Callable[[str | None], Awaitable[Provider]] | None = None,
+        pricing_for: Callable[[str | None], Pricing | None] | None = None,
     ) -> None:
         self.db = db
         self.provider = provider  # the start server's
@@ -97,7 +98,10 @@ class ChatSession:
         self.heartbeat_seconds = heartbeat_seconds
         self._clock = clock
         self.owner = owner or new_owner()
-        self.pricing = pricing or Pricing()
+        self.pricing = pricing or Pricing()  # the start server's
+        # The price table knows a cloud's models by its host, so a thread on another
+        # server is priced as that server: pricing_for(thread.server), None for the start one.
+        self._pricing_for = pricing_for
         self.context_window = context_window
         self._interrupted = False
 
@@ -162,7 +166,8 @@ class ChatSession:
         if continuing is not None:
             messages.append({"role": "user", "content": CONTINUE_PROMPT})
         provider = await self._provider_for(thread.server) if self._provider_for else self.provider
-        window = await self.window_for(provider, model)
+        pricing = (self._pricing_for(thread.server) if self._pricing_for else None) or self.pricing
+        window = await self.window_for(provider, model, pricing)
         left_out, cut_before = 0, None
         if window:
             reserve = min((persona.max_tokens if persona else None) or 1024, window // 2)
@@ -243,10 +248,10 @@ class ChatSession:
             )
             if stored is not None:
                 reply.status = stored  # another process may have set it meanwhile
-                await self._price(reply)
+                await self._price(reply, pricing)
         return reply
 
-    async def window_for(self, provider: Provider, model: str) -> int | None:
+    async def window_for(self, provider: Provider, model: str, pricing: Pricing | None = None) -> int | None:
         """The context window to fit a request to: what the server tells (asked once per
         model, waited for at most DETECT_WAIT_SECONDS, so a slow server delays only the
         first send, and never fails it), else the price table's figure for the model,
@@ -258,20 +263,21 @@ class ChatSession:
         if detect is not None:
             try:
                 found = await asyncio.wait_for(asyncio.shield(detect(model)), DETECT_WAIT_SECONDS)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - only a hint: send without it
+            except Exception:  # noqa: BLE001 - only a hint (or too slow: TimeoutError): send without it
                 found = None
-        if found is None and self.pricing.provider is not None:
-            found = await asyncio.to_thread(self.pricing.context_window, model)
+        pricing = pricing or self.pricing
+        if found is None and pricing.provider is not None:
+            found = await asyncio.to_thread(pricing.context_window, model)
         configured = self.context_window
         if configured and found:
             return min(configured, found)
         return configured or found
 
-    async def _price(self, reply: Message) -> None:
+    async def _price(self, reply: Message, pricing: Pricing) -> None:
         """Price the reply once its text is safe: in a thread, since the price table may
         have to load first (genai-prices takes a while to import)."""
         try:
-            cost = await asyncio.to_thread(self.pricing.cost, reply.model, reply.usage)
+            cost = await asyncio.to_thread(pricing.cost, reply.model, reply.usage)
             if cost is not None:
                 await self.db.set_cost(reply.id, cost.dollars)
                 reply.cost = cost.dollars

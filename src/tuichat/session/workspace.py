@@ -69,7 +69,8 @@ class Workspace:
         # only when the first request streams (or when the app warms it up).
         if self._session is None:
             self._session = ChatSession(self.db, self._make_session(), pricing=self.pricing,
-                                        context_window=self.context_window, provider_for=self.provider_for)
+                                        context_window=self.context_window, provider_for=self.provider_for,
+                                        pricing_for=self.pricing_for)
         return self._session
 
     async def provider_for(self, server: str | None) -> Provider:
@@ -77,6 +78,13 @@ class Workspace:
         if self.servers is None or self.servers.owns(server):
             return self.session.provider
         return await self.servers.provider(server or "")
+
+    def pricing_for(self, server: str | None) -> Pricing | None:
+        """The prices on a thread's server (the price table tells clouds apart by host);
+        None for the start server's, which the session holds."""
+        if self.pricing is None or self.servers is None or self.servers.owns(server):
+            return None
+        return Pricing(self.pricing.prices, self.servers.server(server).base_url)
 
     @property
     def start_server(self) -> str | None:

@@ -6,7 +6,6 @@ import asyncio
 import gc
 import signal
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from textual.app import App
 from textual.binding import Binding
@@ -14,8 +13,8 @@ from textual.worker import Worker, WorkerState
 
 from tuichat.config import Settings
 from tuichat.core.models import Persona, Thread
-from tuichat.core.text import mask_url
 from tuichat.providers.base import Provider
+from tuichat.servers import default_server
 from tuichat.session import ChatSession
 from tuichat.session.pricing import Pricing
 from tuichat.session.servers import ServerPool
@@ -77,9 +76,11 @@ class TuichatApp(App[None]):
         self.start_thread = thread
         self._provider_factory = provider_factory
         # The conversation layer: replies in flight (they outlive a thread switch), the
-        # session that sends, and every read and write the screens need.
+        # session that sends, and every read and write the screens need. The price table
+        # applies as the start server's host says (--server may name another than config's).
+        start = servers.start if servers is not None else default_server(settings)
         self.ws = Workspace(self.db, provider_factory, auto_title=lambda: self.settings.auto_title,
-                            pricing=Pricing(settings.prices, settings.base_url), budget=settings.budget,
+                            pricing=Pricing(settings.prices, start.base_url), budget=settings.budget,
                             context_window=settings.context_window, servers=servers)
         self._terminating = 0  # the signal being handled, once one arrives
         self._warm_up_worker: Worker[None] | None = None
@@ -111,9 +112,8 @@ class TuichatApp(App[None]):
 
     @property
     def server_label(self) -> str:
-        # Never the password of a user:password@ base URL: the header is on screen.
-        url = mask_url(self.settings.base_url) if self.settings.base_url else ""
-        return urlsplit(url).netloc or url if url else "api.openai.com"
+        """host[:port] of the start server (never the password of a user:password@ URL)."""
+        return self.ws.server_label(None) or default_server(self.settings).label
 
     def model_for(self, persona: Persona | None) -> str:
         """--model wins, then the persona's model, then config.toml's."""

@@ -130,9 +130,7 @@ class ScreenLayout:
         line.append(f" · {clean_line(persona)}", style="cyan")
         line.append(f" · {clean_line(conv.model)}", style="dim")
         if width >= WIDE:
-            pool = screen.ws.servers
-            own = pool is None or pool.owns(conv.server)
-            host = screen.app.server_label if own else screen.ws.server_label(conv.server) or ""
+            host = screen.ws.server_label(conv.server) or screen.app.server_label
             named = f"{conv.server} " if conv.server and conv.server != DEFAULT_SERVER else ""
             line.append(f" · {clean_line(named)}{clean_line(host)}", style="dim")
         window, used = conv.window or screen.ws.context_window, conv.context_used
