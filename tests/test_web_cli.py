@@ -380,3 +380,25 @@ def test_an_unknown_server_is_refused_before_serving(tmp_path):
     result = tuichat("--web", "--port", "0", "--server", "nowhere", "--db", str(tmp_path / "t.db"))
     assert result.returncode == 2
     assert "Unknown server 'nowhere'" in result.stderr and "serving at" not in result.stdout
+
+
+def test_textual_serve_log_lines_are_inert(capsys):
+    # What textual-serve logs may quote a browser or an app process: one line, with no
+    # escape sequence reaching the terminal.
+    import logging
+
+    log = logging.getLogger("textual-serve")
+    before = (log.handlers[:], log.propagate, log.level)
+    server = web.make_server("true", host="127.0.0.1", port=0, token=None)
+    server.initialize_logging()
+    try:
+        raise ValueError("bad frame \x1b]0;pwned\x07\nsecond line")
+    except ValueError:
+        log.exception("websocket error from \x1b[31mred\x1b[0m")
+    finally:
+        log.handlers[:], log.propagate = before[0], before[1]
+        log.setLevel(before[2])
+    err = capsys.readouterr().err
+    assert err.startswith("tuichat: web: websocket error from") and err.count("\n") == 1
+    assert "\x1b" not in err and "\x07" not in err
+    assert "ValueError: bad frame" in err

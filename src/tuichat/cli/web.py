@@ -26,12 +26,12 @@ import sys
 from urllib.parse import urlsplit
 
 from tuichat.core.errors import TuichatError, UsageError
+from tuichat.core.text import clean_line
 
 DEFAULT_PORT = 8000
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 TITLE = "tuichat"
 # The app options each tab's process gets, as given to `tuichat --web`: (attribute, flag).
-# `server` is read with getattr: the option may not exist in every build.
 FORWARDED = (("persona", "--persona"), ("model", "--model"), ("db", "--db"), ("config", "--config"),
              ("base_url", "--base-url"), ("server", "--server"))
 PATH_OPTIONS = ("db", "config")  # made absolute, so they mean the same in every tab
@@ -73,7 +73,7 @@ def tab_command(args: argparse.Namespace) -> str:
     app options given to --web. `exec`, so the app is the process textual-serve signals."""
     words = [sys.executable, "-m", "tuichat"]
     for attribute, flag in FORWARDED:
-        value = getattr(args, attribute, None)
+        value = getattr(args, attribute)
         if value is None:
             continue
         if attribute in PATH_OPTIONS:
@@ -290,6 +290,9 @@ def _int(text: str | None, default: int) -> int:
 
 
 class _OneLine(logging.Formatter):
+    """textual-serve's log records as one inert line each: they may quote what a browser
+    or an app process sent."""
+
     def formatException(self, ei) -> str:  # noqa: ANN001, N802
         return ""
 
@@ -298,4 +301,4 @@ class _OneLine(logging.Formatter):
         text = super().format(record)
         if record.exc_info and record.exc_info[1] is not None:
             text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
-        return text
+        return clean_line(text)
