@@ -20,7 +20,17 @@ from tuichat import paths
 from tuichat.core.errors import ConfigError, UsageError
 from tuichat.core.text import mask_url
 from tuichat.core.tomlfile import TomlDoc, line_of, read_toml, type_name
-from tuichat.servers import OPENAI_HOST, PLACEHOLDER_KEY, Server, default_server, server_key  # noqa: F401
+from tuichat.servers import DEFAULT as DEFAULT_SERVER
+from tuichat.servers import (  # noqa: F401 - OPENAI_HOST and PLACEHOLDER_KEY: also imported from here
+    OPENAI_HOST,
+    PLACEHOLDER_KEY,
+    Server,
+    azure_version,
+    check_server,
+    check_servers,
+    default_server,
+    server_key,
+)
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -104,12 +114,16 @@ class Settings:
     config_path: Path | None = None  # the file that was read, None when none existed
 
 
-_STRING_KEYS = ("model", "base_url", "api_key_env", "default_persona", "azure_api_version", "theme", "server")
+_STRING_KEYS = ("model", "default_persona", "azure_api_version", "theme", "server")
 _BOOL_KEYS = ("auto_title",)
-# Keys of the default server that servers.check_server reads (as it does a [servers] table).
-_SERVER_KEYS = ("api_key_command", "api_key_file", "headers", "ca_bundle", "azure")
-VALID_KEYS = (*_STRING_KEYS, *_BOOL_KEYS, *_SERVER_KEYS, "keymap", "timeout", "models", "prices", "budget",
-              "context_window", "servers")
+# The top level is the server named "default": these keys are checked by servers.check_server,
+# as those of a [servers.NAME] table are.
+_SERVER_KEYS = ("base_url", "api_key_env", "api_key_command", "api_key_file", "models", "headers", "timeout",
+                "ca_bundle", "azure")
+# Every top-level key, in the order an "unknown key" error lists them.
+VALID_KEYS = ("model", "base_url", "api_key_env", "default_persona", "azure_api_version", "theme", "server",
+              "auto_title", "api_key_command", "api_key_file", "headers", "ca_bundle", "azure", "keymap", "timeout",
+              "models", "prices", "budget", "context_window", "servers")
 _PRICE_KEYS = ("input", "output")
 MAX_PRICE = 1e6  # dollars per million tokens: far above any model's
 
@@ -191,44 +205,13 @@ def _check_top(doc: TomlDoc) -> dict[str, Any]:
             raise doc.fail(f"'{key}' must be true or false, got {type_name(value)}", key)
         values[key] = value
 
-    if "timeout" in values:
-        timeout = values["timeout"]
-        # bool is an int subclass in Python; `timeout = true` is a mistake, not 1 second.
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            raise doc.fail(f"'timeout' must be a number of seconds, got {type_name(timeout)}", "timeout")
-        if not 0 < timeout <= MAX_TIMEOUT:  # also false for nan; inf would wait forever
-            raise doc.fail(
-                f"'timeout' must be greater than 0 and at most {MAX_TIMEOUT:g} seconds, got {timeout}", "timeout"
-            )
-        values["timeout"] = float(timeout)
-
-    if "base_url" in values and (problem := url_problem(values["base_url"])):
-        raise doc.fail(f"'base_url' {problem}", "base_url")
-
-    if "api_key_env" in values and values["api_key_env"].startswith("sk-"):
-        # Someone pasted the key where its variable name belongs.
-        raise doc.fail(
-            "'api_key_env' looks like an API key; it must be the NAME of an environment "
-            "variable (e.g. OPENAI_API_KEY), not the key itself",
-            "api_key_env",
-        )
-
     if "keymap" in values:
         values["keymap"] = _check_keymap(doc, values["keymap"])
-    if "models" in values:
-        values["models"] = check_model_list(doc, values["models"])
-    if any(key in values for key in _SERVER_KEYS):
-        from tuichat.servers import check_server
-
-        own = check_server(doc, {key: values[key] for key in _SERVER_KEYS if key in values}, "default", None)
-        if "api_key_env" in values and (own.api_key_command or own.api_key_file):
-            other = "api_key_command" if own.api_key_command else "api_key_file"
-            raise doc.fail(f"api_key_env and {other} both name the key; keep one", other)
-        values.update(api_key_command=own.api_key_command, api_key_file=own.api_key_file, headers=own.headers,
-                      ca_bundle=own.ca_bundle, azure=own.azure)
+    own = check_server(doc, {key: values[key] for key in _SERVER_KEYS if key in values}, DEFAULT_SERVER, None)
+    for key in _SERVER_KEYS:
+        if key in values:
+            values[key] = list(own.models) if key == "models" else getattr(own, key)
     if "azure_api_version" in values:
-        from tuichat.servers import azure_version
-
         version = azure_version(values["azure_api_version"])
         if version is False:
             raise doc.fail("'azure_api_version' must be a dated Azure API version such as \"2024-10-21\", or "
@@ -236,8 +219,6 @@ def _check_top(doc: TomlDoc) -> dict[str, Any]:
         values["azure_api_version"] = version
         values["azure"] = True
     if "servers" in values:
-        from tuichat.servers import check_servers
-
         values["servers"] = check_servers(doc, values["servers"])
     if "server" in values and values["server"] != "default" and values["server"] not in values.get("servers", {}):
         known = ", ".join(["default", *values.get("servers", {})])
