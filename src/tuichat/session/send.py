@@ -172,8 +172,7 @@ class ChatSession:
         if window:
             reserve = min((persona.max_tokens if persona else None) or 1024, window // 2)
             messages, left_out = fit_context(messages, window, reserve)
-            sent = sendable(history)
-            if 0 < left_out < len(sent):
+            if left_out and left_out < len(sent := sendable(history)):
                 cut_before = sent[left_out].id
         if continuing is not None:
             reply = dataclasses.replace(continuing, status=STREAMING)

@@ -23,8 +23,8 @@ class ServerPool:
     def __init__(self, start: Server, servers: Mapping[str, Server] = (), *,
                  connect: Callable[[Server], Provider] | None = None) -> None:
         self.start = start
-        self._servers = {start.name: start, **dict(servers)}
-        self._servers[start.name] = start  # the start server as resolved (flags, environment)
+        # The start server as resolved (flags, environment) wins over its config entry.
+        self._servers = {**servers, start.name: start}
         self._connect = connect
         self._providers: dict[str, Provider] = {}
         self._lock = asyncio.Lock()

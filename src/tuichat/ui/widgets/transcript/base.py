@@ -43,6 +43,12 @@ class TranscriptBase(ScrollView):
     _older_lock: asyncio.Lock
     _new_below: bool
 
+    def _cut_text(self, message_id: int | None) -> str | None:
+        """The marker to draw above the message `message_id` (Transcript.mark_cut), if any."""
+        if self._cut is None or message_id is None or message_id != self._cut[0]:
+            return None
+        return self._cut[1]
+
     @property
     def _offsets(self) -> list[int]:
         return self._lines.offsets

@@ -57,8 +57,7 @@ class Paging(TranscriptBase):
         new: list[Entry] = []
         for message in shown:
             entry = Entry(*message)
-            if self._cut is not None and entry.message_id == self._cut[0]:
-                entry.cut_above = self._cut[1]
+            entry.cut_above = self._cut_text(entry.message_id)
             entry.height = entry.estimate(width)
             new.append(entry)
         added = sum(entry.height for entry in new)

@@ -196,8 +196,7 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         as ‹ 2/3 › on its header; `stats`: a reply's tokens and speed, a dim line under it.
         """
         entry = Entry(role, content, status, reasoning, model, note, message_id, version, stats)
-        if self._cut is not None and message_id == self._cut[0]:
-            entry.cut_above = self._cut[1]
+        entry.cut_above = self._cut_text(message_id)
         entry.height = entry.estimate(self._width or 80)
         self._entries.append(entry)
         self._added()
@@ -250,7 +249,6 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         """The view is at the end and follows what is added there."""
         return self._at_end
 
-
     def mark_cut(self, message_id: int | None, text: str | None = None) -> None:
         """Draw `text` above the message `message_id`: where the messages sent to the
         model begin when the oldest were left out ("12 earlier messages not sent").
@@ -258,7 +256,7 @@ class Transcript(Navigation, Paging, Viewport, Rendering, can_focus=True):
         gets it when it is."""
         self._cut = (message_id, text) if message_id is not None and text else None
         for index, entry in enumerate(self._entries):
-            want = text if self._cut is not None and entry.message_id == message_id else None
+            want = self._cut_text(entry.message_id)
             if entry.cut_above != want:
                 entry.cut_above = want
                 entry.drop()
