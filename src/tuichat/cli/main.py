@@ -312,10 +312,8 @@ def server_pool(settings, start):  # noqa: ANN001, ANN201
                 continue  # one server set up wrongly (no endpoint) must not stop the others
 
     def connect(server):  # noqa: ANN001, ANN202
-        from tuichat.providers.openai import OpenAIProvider
-
         key, _note = server_key(server, env)
-        return OpenAIProvider.for_server(server, key or "missing")
+        return openai_provider_factory(server, key)()
 
     return ServerPool(start, known, connect=connect)
 

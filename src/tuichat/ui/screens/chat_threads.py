@@ -171,7 +171,7 @@ class ThreadActions:
         await screen.ws.delete(thread_id)
         if screen.thread is not None and screen.thread.id == thread_id:
             screen.view.switch(screen.ws.conversation(screen.conv.persona, screen.conv.model,
-                                                                 server=screen.conv.server))
+                                                      server=screen.conv.server))
         await screen.view.refresh_threads_now()
         if threads.has_focus and threads.highlighted is None and threads.option_count:
             # Keep the cursor where it was, on the thread that moved up.
